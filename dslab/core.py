@@ -147,11 +147,11 @@ class Context:
         return self.local_time
 
     def send(self, dst: str, msg: Any) -> None:
-        """Send ``msg`` to ``dst``. Delivery is up to the network: it may be late, lost or doubled."""
+        """Send ``msg`` to ``dst``; the network may delay, lose or duplicate it."""
         self.effects.append(Send(dst, msg))
 
     def set_timer(self, name: str, delay_ms: float) -> None:
-        """Fire ``on_timer(name)`` after ``delay_ms`` of *local* time; replaces a pending ``name``."""
+        """Fire ``on_timer(name)`` after ``delay_ms`` of *local* time (replaces a pending one)."""
         if not (delay_ms >= 0):
             raise ValueError(f"delay_ms={delay_ms!r} for timer {name!r} must be >= 0")
         self.effects.append(SetTimer(name, float(delay_ms)))
@@ -169,7 +169,11 @@ class Context:
 
     # Conveniences for unit tests.
     def sent(self, msg_type: type | None = None) -> list[Send]:
-        return [e for e in self.effects if isinstance(e, Send) and (msg_type is None or isinstance(e.msg, msg_type))]
+        return [
+            e
+            for e in self.effects
+            if isinstance(e, Send) and (msg_type is None or isinstance(e.msg, msg_type))
+        ]
 
     def timers(self) -> dict[str, float]:
         """Timers set (name -> delay) by the effects so far, cancellations applied."""

@@ -120,7 +120,7 @@ class History:
 
     # -- client operations -------------------------------------------------------------------
     def invoke(self, process: Any, f: str, value: Any = None, time: float = 0.0) -> Op:
-        """Record that ``process`` invoked ``f(value)``. A process has one open operation at a time."""
+        """Record that ``process`` invoked ``f(value)`` (one open operation per process)."""
         check_type("f", f, str)
         if process in self._open:
             raise ValueError(
@@ -133,7 +133,12 @@ class History:
         return op
 
     def complete(
-        self, invocation: Op, type: str, value: Any = None, time: float = 0.0, error: str | None = None
+        self,
+        invocation: Op,
+        type: str,
+        value: Any = None,
+        time: float = 0.0,
+        error: str | None = None,
     ) -> Op:
         """Complete ``invocation`` with ``type`` ok / fail / info and the observed ``value``."""
         check_choice("type", type, ("ok", "fail", "info"))
@@ -141,7 +146,13 @@ class History:
             raise ValueError(f"invocation={invocation} is not the open operation of its process")
         del self._open[invocation.process]
         op = Op(
-            len(self.ops), float(time), invocation.process, type, invocation.f, _jsonable(value), error
+            len(self.ops),
+            float(time),
+            invocation.process,
+            type,
+            invocation.f,
+            _jsonable(value),
+            error,
         )
         self.ops.append(op)
         return op
@@ -210,7 +221,9 @@ class History:
                 else:
                     h.messages.append(MessageRecord(**body))
             except TypeError as exc:
-                raise ValueError(f"records[{i}]={rec!r} is not a valid {kind} record: {exc}") from None
+                raise ValueError(
+                    f"records[{i}]={rec!r} is not a valid {kind} record: {exc}"
+                ) from None
         return h
 
     @classmethod

@@ -148,7 +148,9 @@ class Mixture(Latency):
             check_type(f"components[{i}]", c, Latency)
             check_number(f"weights[{i}]", w, min=0, max=1)
         if abs(sum(self.weights) - 1.0) > 1e-9:
-            raise ValueError(f"weights={list(self.weights)} must sum to 1 (they sum to {sum(self.weights)})")
+            raise ValueError(
+                f"weights={list(self.weights)} must sum to 1 (they sum to {sum(self.weights)})"
+            )
 
     def sample(self, rng: random.Random) -> float:
         u = rng.random()

@@ -48,7 +48,11 @@ class LinkPolicy:
 def message_type(msg: Any) -> str:
     """``Request:Put`` for enveloped client traffic, else the message's class name."""
     if isinstance(msg, (Request, Response)):
-        return f"{type(msg).__name__}:{type(msg.body).__name__}" if msg.body is not None else type(msg).__name__
+        return (
+            f"{type(msg).__name__}:{type(msg.body).__name__}"
+            if msg.body is not None
+            else type(msg).__name__
+        )
     return type(msg).__name__
 
 
@@ -77,7 +81,9 @@ class Network:
         self.fifo = bool(check_type("fifo", fifo, bool))
         self.journal_enabled = bool(check_type("journal", journal, bool))
         self.default = LinkPolicy(
-            as_latency(latency), check_probability("loss", loss), check_probability("duplicate", duplicate)
+            as_latency(latency),
+            check_probability("loss", loss),
+            check_probability("duplicate", duplicate),
         )
         self._by_link: dict[tuple[str | None, str | None], LinkPolicy] = {}
         self._policy_cache: dict[tuple[str, str], LinkPolicy] = {}
@@ -110,7 +116,9 @@ class Network:
         for name, value in (("src", src), ("dst", dst)):
             if value is not None:
                 self.sim._check_endpoint(name, value)
-        base = self._by_link.get((src, dst)) or (self.default if (src, dst) == (None, None) else None)
+        base = self._by_link.get((src, dst)) or (
+            self.default if (src, dst) == (None, None) else None
+        )
         if base is None:
             base = self._lookup(src, dst)
         policy = LinkPolicy(
@@ -210,7 +218,8 @@ class Network:
         """Put ``msg`` on the wire. Never raises for network faults: messages just vanish."""
         if dst not in self.sim._endpoints:
             raise ValueError(
-                f"dst={dst!r} is not a node or client of this sim; known: {sorted(self.sim._endpoints)}"
+                f"dst={dst!r} is not a node or client of this sim; "
+                f"known: {sorted(self.sim._endpoints)}"
             )
         now = self.env.now
         size = message_size(msg)
@@ -225,7 +234,9 @@ class Network:
         reason = self.blocked(src, dst)
         if reason is None and policy.loss and rng.random() < policy.loss:
             reason = "loss"
-        copies = 2 if (reason is None and policy.duplicate and rng.random() < policy.duplicate) else 1
+        copies = (
+            2 if (reason is None and policy.duplicate and rng.random() < policy.duplicate) else 1
+        )
         for copy_no in range(copies):
             rec = self._record(src, dst, mtype, now, size, copy_no > 0)
             if reason is not None:
@@ -250,7 +261,9 @@ class Network:
             ev = self.env.timeout(arrival - now)
             ev.callbacks.append(lambda _ev, r=rec, s=src, d=dst, m=msg: self._arrive(r, s, d, m))
 
-    def _record(self, src: str, dst: str, mtype: str, now: float, size: int, dup: bool) -> MessageRecord:
+    def _record(
+        self, src: str, dst: str, mtype: str, now: float, size: int, dup: bool
+    ) -> MessageRecord:
         self._next_id += 1
         rec = MessageRecord(self._next_id, src, dst, mtype, now, None, "in_flight", size, None, dup)
         if self.journal_enabled:

@@ -1,4 +1,4 @@
-"""The world: one ``Sim`` owns the clock, the random streams, the network, the nodes and the history.
+"""The world: one ``Sim`` owns the clock, random streams, network, nodes and history.
 
 Rules:
 
@@ -27,7 +27,17 @@ from typing import Any
 import simpy
 
 from dslab._validate import check_number, check_seed, check_type
-from dslab.core import CancelTimer, Context, Handler, Log, Request, Response, Send, SetTimer, Storage
+from dslab.core import (
+    CancelTimer,
+    Context,
+    Handler,
+    Log,
+    Request,
+    Response,
+    Send,
+    SetTimer,
+    Storage,
+)
 from dslab.history import History, MessageRecord, Op
 from dslab.sim.clock import LocalClock
 from dslab.sim.latency import Latency, Uniform
@@ -35,6 +45,7 @@ from dslab.sim.network import Network
 from dslab.sim.rng import stream
 
 HandlerFactory = Callable[[], Handler]
+DEFAULT_LATENCY = Uniform(1.0, 2.0)
 
 
 class HandlerError(RuntimeError):
@@ -93,7 +104,8 @@ class Node:
         handler = self.factory()
         if not isinstance(handler, Handler):
             raise TypeError(
-                f"the factory of node {self.name!r} returned {handler!r}; expected a dslab.core.Handler"
+                f"the factory of node {self.name!r} returned {handler!r}; "
+                "expected a dslab.core.Handler"
             )
         self.handler = handler
         peers = tuple(n for n in self.sim.node_names if n != self.name)
@@ -229,8 +241,11 @@ class Client:
         """Complete ``invocation`` with an ``RpcResult`` (or a type string and a value)."""
         if isinstance(result, RpcResult):
             return self.sim.history.complete(
-                invocation, result.type, value if value is not None else result.value,
-                self.sim.env.now, result.error,
+                invocation,
+                result.type,
+                value if value is not None else result.value,
+                self.sim.env.now,
+                result.error,
             )
         return self.sim.history.complete(invocation, result, value, self.sim.env.now)
 
@@ -256,7 +271,7 @@ class Sim:
         self,
         seed: int = 0,
         *,
-        latency: Latency | float = Uniform(1.0, 2.0),
+        latency: Latency | float = DEFAULT_LATENCY,
         loss: float = 0.0,
         duplicate: float = 0.0,
         fifo: bool = False,
@@ -268,10 +283,15 @@ class Sim:
         self.nodes: dict[str, Node] = {}
         self.clients: dict[str, Client] = {}
         self._endpoints: dict[str, Node | Client] = {}
-        self.net = Network(self, latency=latency, loss=loss, duplicate=duplicate, fifo=fifo, journal=journal)
+        self.net = Network(
+            self, latency=latency, loss=loss, duplicate=duplicate, fifo=fifo, journal=journal
+        )
 
     def __repr__(self) -> str:
-        return f"Sim(seed={self.seed}, now={self.now:.3f}ms, nodes={self.node_names}, clients={sorted(self.clients)})"
+        return (
+            f"Sim(seed={self.seed}, now={self.now:.3f}ms, nodes={self.node_names}, "
+            f"clients={sorted(self.clients)})"
+        )
 
     # -- basics ------------------------------------------------------------------------------------
     @property
@@ -289,12 +309,19 @@ class Sim:
         return stream(self.seed, name)
 
     def add_node(
-        self, name: str, factory: HandlerFactory, *, clock_offset_ms: float = 0.0, clock_drift: float = 0.0
+        self,
+        name: str,
+        factory: HandlerFactory,
+        *,
+        clock_offset_ms: float = 0.0,
+        clock_drift: float = 0.0,
     ) -> Node:
         """Add a server node running ``factory()``; it boots at the current time."""
         self._check_new_name(name)
         if not callable(factory):
-            raise TypeError(f"factory={factory!r} must be a callable returning a dslab.core.Handler")
+            raise TypeError(
+                f"factory={factory!r} must be a callable returning a dslab.core.Handler"
+            )
         node = Node(self, name, factory, LocalClock(clock_offset_ms, clock_drift))
         self.nodes[name] = node
         self._endpoints[name] = node
@@ -350,11 +377,16 @@ class Sim:
 
     def _check_node(self, param: str, name: Any) -> None:
         if name not in self.nodes:
-            raise ValueError(f"{param}={name!r} is not a node of this sim; known nodes: {self.node_names}")
+            raise ValueError(
+                f"{param}={name!r} is not a node of this sim; known nodes: {self.node_names}"
+            )
 
     def _check_endpoint(self, param: str, name: Any) -> None:
         if name not in self._endpoints:
-            raise ValueError(f"{param}={name!r} is not a node or client of this sim; known: {sorted(self._endpoints)}")
+            raise ValueError(
+                f"{param}={name!r} is not a node or client of this sim; "
+                f"known: {sorted(self._endpoints)}"
+            )
 
     def _check_names(self, param: str, names: Any) -> list[str]:
         if isinstance(names, str) or not isinstance(names, Iterable):
@@ -364,8 +396,10 @@ class Sim:
             self._check_endpoint(f"{param}[{i}]", n)
         return out
 
-    # -- faults --------------------------------------------------------------------------------------
-    def _fault(self, at: float | None, verb: str, args: dict[str, Any], action: Callable[[], None]) -> None:
+    # -- faults ------------------------------------------------------------------------------
+    def _fault(
+        self, at: float | None, verb: str, args: dict[str, Any], action: Callable[[], None]
+    ) -> None:
         def apply() -> None:
             action()
             self.history.fault(self.now, verb, **args)
@@ -375,7 +409,9 @@ class Sim:
             return
         check_number("at", at)
         if at < self.now:
-            raise ValueError(f"at={at!r} is in the past; the sim is at {self.now} ms (use at >= now, or omit it)")
+            raise ValueError(
+                f"at={at!r} is in the past; the sim is at {self.now} ms (use at >= now, or omit it)"
+            )
         ev = self.env.timeout(at - self.now)
         ev.callbacks.append(lambda _ev: apply())
 
@@ -396,13 +432,25 @@ class Sim:
                 seen.add(n)
         rest = [n for n in self.nodes if n not in seen]
         full = lists + ([rest] if rest else [])
-        self._fault(at, "partition", {"groups": [sorted(g) for g in full]}, lambda: self.net.set_groups(full))
+        self._fault(
+            at,
+            "partition",
+            {"groups": [sorted(g) for g in full]},
+            lambda: self.net.set_groups(full),
+        )
 
-    def partition_oneway(self, srcs: Iterable[str], dsts: Iterable[str], *, at: float | None = None) -> None:
+    def partition_oneway(
+        self, srcs: Iterable[str], dsts: Iterable[str], *, at: float | None = None
+    ) -> None:
         """Drop every message from a node in ``srcs`` to a node in ``dsts`` (not the reverse)."""
         a = self._check_names("srcs", srcs)
         b = self._check_names("dsts", dsts)
-        self._fault(at, "partition_oneway", {"srcs": sorted(a), "dsts": sorted(b)}, lambda: self.net.block_oneway(a, b))
+        self._fault(
+            at,
+            "partition_oneway",
+            {"srcs": sorted(a), "dsts": sorted(b)},
+            lambda: self.net.block_oneway(a, b),
+        )
 
     def isolate(self, node: str, *, at: float | None = None) -> None:
         """Cut ``node`` off from every other endpoint (until ``reconnect`` or ``heal``)."""
@@ -418,9 +466,18 @@ class Sim:
         """Cut the link between ``a`` and ``b`` (only ``a -> b`` if ``oneway``)."""
         self._check_endpoint("a", a)
         self._check_endpoint("b", b)
-        self._fault(at, "cut", {"a": a, "b": b, "oneway": oneway}, lambda: self.net.cut(a, b, oneway))
+        self._fault(
+            at, "cut", {"a": a, "b": b, "oneway": oneway}, lambda: self.net.cut(a, b, oneway)
+        )
 
-    def bridge(self, left: Iterable[str], bridge_node: str, right: Iterable[str], *, at: float | None = None) -> None:
+    def bridge(
+        self,
+        left: Iterable[str],
+        bridge_node: str,
+        right: Iterable[str],
+        *,
+        at: float | None = None,
+    ) -> None:
         """``left`` and ``right`` cannot talk to each other; ``bridge_node`` talks to both."""
         lft = self._check_names("left", left)
         rgt = self._check_names("right", right)
@@ -432,7 +489,9 @@ class Sim:
             self.net.block_oneway(lft, rgt)
             self.net.block_oneway(rgt, lft)
 
-        self._fault(at, "bridge", {"left": sorted(lft), "bridge": bridge_node, "right": sorted(rgt)}, action)
+        self._fault(
+            at, "bridge", {"left": sorted(lft), "bridge": bridge_node, "right": sorted(rgt)}, action
+        )
 
     def heal(self, *, at: float | None = None) -> None:
         """Remove every partition, one-way block, cut link and isolation."""
@@ -488,15 +547,23 @@ class Sim:
         """Make ``node``'s clock read true time plus ``offset_ms`` from now on."""
         self._check_node("node", node)
         check_number("offset_ms", offset_ms)
-        self._fault(at, "clock_offset", {"node": node, "offset_ms": offset_ms},
-                    lambda: self.nodes[node].clock.set_offset(self.now, offset_ms))
+        self._fault(
+            at,
+            "clock_offset",
+            {"node": node, "offset_ms": offset_ms},
+            lambda: self.nodes[node].clock.set_offset(self.now, offset_ms),
+        )
 
     def clock_drift(self, node: str, drift: float, *, at: float | None = None) -> None:
         """Make ``node``'s clock run at ``1 + drift`` times true speed (e.g. 0.01 = 1% fast)."""
         self._check_node("node", node)
         check_number("drift", drift, min=-0.5, max=0.5)
-        self._fault(at, "clock_drift", {"node": node, "drift": drift},
-                    lambda: self.nodes[node].clock.set_drift(self.now, drift))
+        self._fault(
+            at,
+            "clock_drift",
+            {"node": node, "drift": drift},
+            lambda: self.nodes[node].clock.set_drift(self.now, drift),
+        )
 
     def clock_jump(self, node: str, delta_ms: float, *, at: float | None = None) -> None:
         """Step ``node``'s clock by ``delta_ms`` (negative: backwards). Pending timers keep their
@@ -504,5 +571,9 @@ class Sim:
         deadline sees the jump."""
         self._check_node("node", node)
         check_number("delta_ms", delta_ms)
-        self._fault(at, "clock_jump", {"node": node, "delta_ms": delta_ms},
-                    lambda: self.nodes[node].clock.jump(self.now, delta_ms))
+        self._fault(
+            at,
+            "clock_jump",
+            {"node": node, "delta_ms": delta_ms},
+            lambda: self.nodes[node].clock.jump(self.now, delta_ms),
+        )

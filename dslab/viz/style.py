@@ -1,4 +1,4 @@
-"""One consistent look for every figure in the book: labelled axes with units, the seed in the title."""
+"""One look for every figure in the book: labelled axes with units, the seed in the title."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import matplotlib.pyplot as plt
 #: Colours of op outcomes, shared by every history plot.
 OUTCOME_COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#f9a825", "invoke": "#9e9e9e"}
 #: Colours of Raft-like roles.
-ROLE_COLORS = {"follower": "#90a4ae", "candidate": "#ffb300", "leader": "#1e88e5", "down": "#e0e0e0"}
+ROLE_COLORS = {
+    "follower": "#90a4ae",
+    "candidate": "#ffb300",
+    "leader": "#1e88e5",
+    "down": "#e0e0e0",
+}
 #: Shade of a fault interval (partitions, crashes, pauses).
 FAULT_COLOR = "#ef9a9a"
 
