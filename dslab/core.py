@@ -24,10 +24,13 @@ is ready (immediately, or after its log commits).
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from dslab._validate import check_number
 
 
 # --- client RPC envelopes -----------------------------------------------------------------------
@@ -152,15 +155,21 @@ class Context:
 
     def set_timer(self, name: str, delay_ms: float) -> None:
         """Fire ``on_timer(name)`` after ``delay_ms`` of *local* time (replaces a pending one)."""
-        if not (delay_ms >= 0):
-            raise ValueError(f"delay_ms={delay_ms!r} for timer {name!r} must be >= 0")
-        self.effects.append(SetTimer(name, float(delay_ms)))
+        if type(delay_ms) is not float or not (0.0 <= delay_ms < math.inf):  # fast path: a float
+            try:
+                check_number("delay_ms", delay_ms, min=0)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{exc} (timer {name!r} on node {self.node!r})") from None
+            delay_ms = float(delay_ms)
+        self.effects.append(SetTimer(name, delay_ms))
 
     def cancel_timer(self, name: str) -> None:
         self.effects.append(CancelTimer(name))
 
-    def log(self, name: str, **data: Any) -> None:
-        """Record a node event (``became_leader``, ``committed``...) in the run's history."""
+    def log(self, name: str, /, **data: Any) -> None:
+        """Record a node event (``became_leader``, ``committed``...) in the run's history.
+
+        ``name`` is positional-only, so the data may have any keys (``name=``, ``node=``...)."""
         self.effects.append(Log(name, data))
 
     def take_effects(self) -> list[Effect]:

@@ -157,12 +157,13 @@ class History:
         self.ops.append(op)
         return op
 
-    def event(self, time: float, node: str, name: str, **data: Any) -> NodeEvent:
+    def event(self, time: float, node: str, name: str, /, **data: Any) -> NodeEvent:
+        # positional-only: an event's data may itself have keys "time", "node" or "name"
         ev = NodeEvent(float(time), node, name, _jsonable(data))
         self.events.append(ev)
         return ev
 
-    def fault(self, time: float, verb: str, **args: Any) -> Fault:
+    def fault(self, time: float, verb: str, /, **args: Any) -> Fault:
         ft = Fault(float(time), verb, _jsonable(args))
         self.faults.append(ft)
         return ft

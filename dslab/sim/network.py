@@ -20,11 +20,16 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
+
+from simpy.events import Timeout
 
 from dslab._validate import check_probability, check_type
 from dslab.core import Request, Response
@@ -64,6 +69,64 @@ def message_size(msg: Any) -> int:
     return len(repr(msg))
 
 
+# -- the hot path's helpers (the simulator benchmark measures them: benchmarks/bench_sim.py) -----
+def _generated_repr(cls: type) -> bool:
+    """Does ``cls`` print with the ``__repr__`` that ``@dataclass`` generated for its own fields?
+
+    (Not a hand-written one, and not a parent's, which would omit fields the child adds.)
+    """
+    if not dataclasses.is_dataclass(cls):
+        return False
+    owner = next(k for k in cls.__mro__ if "__repr__" in k.__dict__)
+    if owner.__dict__.get("__dataclass_fields__") is not cls.__dataclass_fields__:
+        return False
+    fn = getattr(owner.__dict__["__repr__"], "__wrapped__", None)  # under recursive_repr
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and fn.__name__ == "__repr__"
+
+
+def _sizer(cls: type) -> Callable[[Any], int]:
+    """A function equal to :func:`message_size` for messages of class ``cls``, made once per class.
+
+    For a dataclass with the generated repr, ``len(repr(msg))`` is computed from the lengths of
+    the field reprs, which skips building the whole string (about 4x faster for small messages).
+    Anything else (a ``size_bytes`` method or field, a hand-written repr) uses ``message_size``.
+    """
+    if callable(getattr(cls, "size_bytes", None)) or not _generated_repr(cls):
+        return message_size
+    fields = dataclasses.fields(cls)
+    if any(f.name == "size_bytes" for f in fields):
+        return message_size
+    names = [f.name for f in fields if f.repr]
+    # ClassName(a=..., b=...): the name, "(" and ")", each "name=", and ", " between fields
+    base = len(cls.__qualname__) + 2 + sum(len(n) + 1 for n in names) + 2 * max(len(names) - 1, 0)
+    if not names:
+        return lambda msg: base
+    if len(names) == 1:
+        get_one = attrgetter(names[0])
+        return lambda msg: base + len(repr(get_one(msg)))
+    get_all = attrgetter(*names)
+    return lambda msg: base + sum(map(len, map(repr, get_all(msg))))
+
+
+_ENVELOPES = (Request, Response)
+
+
+class _Link:
+    """Per-link state, made on the first send: cached policy, FIFO horizon, counters, endpoint."""
+
+    __slots__ = ("src", "dst", "endpoint", "policy", "last_arrival", "sent", "bytes")
+
+    def __init__(self, src: str, dst: str, endpoint: Any, policy: LinkPolicy) -> None:
+        self.src = src
+        self.dst = dst
+        self.endpoint = endpoint
+        self.policy = policy
+        self.last_arrival: float | None = None
+        self.sent = 0
+        self.bytes = 0
+
+
 class Network:
     def __init__(
         self,
@@ -87,7 +150,8 @@ class Network:
         )
         self._by_link: dict[tuple[str | None, str | None], LinkPolicy] = {}
         self._policy_cache: dict[tuple[str, str], LinkPolicy] = {}
-        self._last_arrival: dict[tuple[str, str], float] = {}
+        self._links: dict[tuple[str, str], _Link] = {}
+        self._types: dict[type, tuple[str | None, Callable[[Any], int]]] = {}
         # connectivity
         self._group: dict[str, int] = {}
         self._oneway: set[tuple[str, str]] = set()
@@ -97,10 +161,53 @@ class Network:
         self._interceptors: list[Interceptor] = []
         self._next_id = 0
         self.journal: list[MessageRecord] = sim.history.messages
-        self.stats: Counter[str] = Counter()
-        self.sent_by: Counter[str] = Counter()
-        self.bytes_by: Counter[str] = Counter()
-        self.sent_by_type: Counter[str] = Counter()
+        # Counters are plain ints and dicts on the hot path; ``stats`` & co. are built on demand.
+        self._delivered = 0
+        self._duplicated = 0
+        self._dropped: Counter[str] = Counter()
+        self._by_type: dict[str, int] = {}
+
+    # -- counters --------------------------------------------------------------------------------
+    @property
+    def stats(self) -> Counter[str]:
+        """A snapshot of the counters: ``sent`` (send calls), ``bytes``, ``delivered``,
+        ``duplicated``, ``dropped`` and ``dropped:<reason>``."""
+        out: Counter[str] = Counter()
+        sent = sum(link.sent for link in self._links.values())
+        if sent:
+            out["sent"] = sent
+            out["bytes"] = sum(link.bytes for link in self._links.values())
+        if self._duplicated:
+            out["duplicated"] = self._duplicated
+        if self._delivered:
+            out["delivered"] = self._delivered
+        dropped = sum(self._dropped.values())
+        if dropped:
+            out["dropped"] = dropped
+            for reason, n in sorted(self._dropped.items()):
+                out[f"dropped:{reason}"] = n
+        return out
+
+    @property
+    def sent_by(self) -> Counter[str]:
+        """Messages sent, per source (a snapshot)."""
+        out: Counter[str] = Counter()
+        for link in self._links.values():
+            out[link.src] += link.sent
+        return out
+
+    @property
+    def bytes_by(self) -> Counter[str]:
+        """Bytes sent, per source (a snapshot)."""
+        out: Counter[str] = Counter()
+        for link in self._links.values():
+            out[link.src] += link.bytes
+        return out
+
+    @property
+    def sent_by_type(self) -> Counter[str]:
+        """Messages sent, per message type (a snapshot)."""
+        return Counter(self._by_type)
 
     # -- configuration -------------------------------------------------------------------------
     def configure(
@@ -131,6 +238,8 @@ class Network:
         else:
             self._by_link[(src, dst)] = policy
         self._policy_cache.clear()
+        for link in self._links.values():
+            link.policy = self._lookup(link.src, link.dst)
 
     def _lookup(self, src: str | None, dst: str | None) -> LinkPolicy:
         for key in ((src, dst), (src, None), (None, dst)):
@@ -214,79 +323,105 @@ class Network:
         }
 
     # -- the data path -------------------------------------------------------------------------
-    def send(self, src: str, dst: str, msg: Any) -> None:
-        """Put ``msg`` on the wire. Never raises for network faults: messages just vanish."""
-        if dst not in self.sim._endpoints:
+    # This is the simulator's hot path, written for speed (benchmarks/bench_sim.py): per-link and
+    # per-type state is cached, counters are plain ints, and a message's (link, record, message)
+    # rides in its SimPy timeout's value, so no closure is built per message. The order of random
+    # draws is part of the behaviour (same seed, same history) and must not change.
+    def _link(self, src: str, dst: str) -> _Link:
+        endpoint = self.sim._endpoints.get(dst)
+        if endpoint is None:
             raise ValueError(
                 f"dst={dst!r} is not a node or client of this sim; "
                 f"known: {sorted(self.sim._endpoints)}"
             )
-        now = self.env.now
-        size = message_size(msg)
-        mtype = message_type(msg)
-        self.stats["sent"] += 1
-        self.stats["bytes"] += size
-        self.sent_by[src] += 1
-        self.bytes_by[src] += size
-        self.sent_by_type[mtype] += 1
-        policy = self.policy(src, dst)
+        link = self._links[(src, dst)] = _Link(src, dst, endpoint, self._lookup(src, dst))
+        return link
+
+    def send(self, src: str, dst: str, msg: Any) -> None:
+        """Put ``msg`` on the wire. Never raises for network faults: messages just vanish."""
+        link = self._links.get((src, dst)) or self._link(src, dst)
+        meta = self._types.get(type(msg))
+        if meta is None:
+            cls = type(msg)
+            meta = self._types[cls] = (None if cls in _ENVELOPES else cls.__name__, _sizer(cls))
+        mtype = meta[0] or message_type(msg)
+        size = meta[1](msg)
+        link.sent += 1
+        link.bytes += size
+        by_type = self._by_type
+        by_type[mtype] = by_type.get(mtype, 0) + 1
+        policy = link.policy
         rng = self.rng
-        reason = self.blocked(src, dst)
+        # Random draws, always in this order: loss, duplication, then per copy the latency (and
+        # whatever the interceptors draw).
+        reason = self.blocked(src, dst) if self._faulty else None
         if reason is None and policy.loss and rng.random() < policy.loss:
             reason = "loss"
-        copies = (
-            2 if (reason is None and policy.duplicate and rng.random() < policy.duplicate) else 1
-        )
-        for copy_no in range(copies):
-            rec = self._record(src, dst, mtype, now, size, copy_no > 0)
-            if reason is not None:
-                self._drop(rec, reason)
-                continue
-            delay = policy.latency.sample(rng)
-            for fn in self._interceptors:
-                verdict = fn(src, dst, msg, rng)
-                if verdict == DROP:
-                    delay = None
-                    break
-                if verdict:
-                    delay += float(verdict)
-            if delay is None:
-                self._drop(rec, "intercepted")
-                continue
-            arrival = now + delay
-            if self.fifo:
-                link = (src, dst)
-                arrival = max(arrival, self._last_arrival.get(link, 0.0))
-                self._last_arrival[link] = arrival
-            ev = self.env.timeout(arrival - now)
-            ev.callbacks.append(lambda _ev, r=rec, s=src, d=dst, m=msg: self._arrive(r, s, d, m))
-
-    def _record(
-        self, src: str, dst: str, mtype: str, now: float, size: int, dup: bool
-    ) -> MessageRecord:
+        env = self.env
+        now = env.now
         self._next_id += 1
-        rec = MessageRecord(self._next_id, src, dst, mtype, now, None, "in_flight", size, None, dup)
+        rec = MessageRecord(self._next_id, src, dst, mtype, now, None, "in_flight", size, None)
         if self.journal_enabled:
             self.journal.append(rec)
-        if dup:
-            self.stats["duplicated"] += 1
-        return rec
+        if reason is not None:
+            self._drop(rec, reason)
+            return
+        if policy.duplicate and rng.random() < policy.duplicate:
+            self._transmit(link, rec, msg, now)
+            self._next_id += 1
+            self._duplicated += 1
+            rec = MessageRecord(
+                self._next_id, src, dst, mtype, now, None, "in_flight", size, None, True
+            )
+            if self.journal_enabled:
+                self.journal.append(rec)
+        if self._interceptors or self.fifo:
+            self._transmit(link, rec, msg, now)
+        else:  # the common case of _transmit, inlined
+            Timeout(env, policy.latency.sample(rng), (link, rec, msg)).callbacks.append(
+                self._arrive
+            )
+
+    def _transmit(self, link: _Link, rec: MessageRecord, msg: Any, now: float) -> None:
+        """Draw one copy's delay and schedule its arrival."""
+        delay = link.policy.latency.sample(self.rng)
+        if self._interceptors:
+            for fn in self._interceptors:
+                verdict = fn(link.src, link.dst, msg, self.rng)
+                if verdict == DROP:
+                    self._drop(rec, "intercepted")
+                    return
+                if verdict:
+                    delay += float(verdict)
+        if self.fifo:
+            # Hold the message back until the previous one on its link has arrived. SimPy
+            # schedules at ``now + delay``: compare exactly that float, or a message could
+            # overtake its predecessor by one ulp of rounding.
+            last = link.last_arrival
+            if last is not None and now + delay < last:
+                delay = last - now
+                while now + delay < last:
+                    delay = math.nextafter(delay, math.inf)
+            link.last_arrival = now + delay
+        Timeout(self.env, delay, (link, rec, msg)).callbacks.append(self._arrive)
 
     def _drop(self, rec: MessageRecord, reason: str) -> None:
         rec.status = "dropped"
         rec.reason = reason
-        self.stats["dropped"] += 1
-        self.stats[f"dropped:{reason}"] += 1
+        self._dropped[reason] += 1
 
-    def _arrive(self, rec: MessageRecord, src: str, dst: str, msg: Any) -> None:
-        reason = self.blocked(src, dst)
-        if reason is not None:
-            rec.recv_time = self.env.now
-            self._drop(rec, reason)
-            return
-        self.sim._endpoints[dst].receive(rec, src, msg)
+    def _arrive(self, event: Any) -> None:
+        """A message's timeout fired: its ``(link, record, message)`` rides in the event's value."""
+        link, rec, msg = event.value
+        if self._faulty:
+            reason = self.blocked(link.src, link.dst)
+            if reason is not None:
+                rec.recv_time = self.env.now
+                self._drop(rec, reason)
+                return
+        link.endpoint.receive(rec, link.src, msg)
 
     def delivered(self, rec: MessageRecord) -> None:
         rec.status = "delivered"
         rec.recv_time = self.env.now
-        self.stats["delivered"] += 1
+        self._delivered += 1
