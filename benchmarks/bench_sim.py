@@ -62,9 +62,9 @@ def run_dslab(until_ms: float, journal: bool) -> tuple[int, float]:
     sim = Sim(seed=1, latency=LATENCY, journal=journal)
     for name in NODES:
         sim.add_node(name, Beater)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     sim.run(until=until_ms)
-    wall = time.perf_counter() - t0
+    wall = time.process_time() - t0
     delivered = sim.net.stats["delivered"]
     assert delivered == sum(sim.handler(n).heard for n in NODES)
     return delivered, wall
@@ -90,9 +90,9 @@ def run_simpy(until_ms: float) -> tuple[int, float]:
 
     for name in NODES:
         env.process(node(name))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     env.run(until=until_ms)
-    wall = time.perf_counter() - t0
+    wall = time.process_time() - t0
     return sum(heard.values()), wall
 
 

@@ -21,25 +21,28 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from heapq import heappush
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from dslab._validate import check_probability, check_type
 from dslab.core import Request, Response
-from dslab.history import MessageRecord
+from dslab.history import DUPLICATE, REASON, RECV_TIME, SIZE, SRC, STATUS, TYPE
 from dslab.sim.latency import Latency, as_latency
 
 if TYPE_CHECKING:
     from dslab.sim.world import Sim
 
 DROP = "drop"
+Row = list  # one journal row, in dslab.history.MESSAGE_FIELDS order
 Interceptor = Callable[[str, str, Any, random.Random], Any]
 
 
@@ -112,6 +115,28 @@ def _sizer(cls: type) -> Callable[[Any], int]:
 _ENVELOPES = (Request, Response)
 
 
+class Arrival:
+    """A scheduled callback, lighter than a ``simpy.Timeout``: just what ``Environment.step``
+    reads of an event (``callbacks``, ``_ok``), plus a payload. Scheduled with SimPy's public
+    ``env.schedule(event, priority, delay)``; used for timers."""
+
+    __slots__ = ("callbacks", "value")
+    _ok = True
+
+    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
+        self.callbacks = [callback]
+        self.value = value
+
+
+class _Wire(list):
+    """A journal row (a list in ``MESSAGE_FIELDS`` order) that is also the SimPy event of its
+    own arrival: ``Environment.step`` reads only ``callbacks`` and ``_ok``. One object per message
+    copy instead of two; ``msg`` is let go on arrival, so the journal does not keep messages."""
+
+    __slots__ = ("callbacks", "link", "msg")
+    _ok = True
+
+
 class _Link:
     """Per-link state, made on the first send: cached policy, FIFO horizon, counters, endpoint."""
 
@@ -140,6 +165,7 @@ class Network:
     ) -> None:
         self.sim = sim
         self.env = sim.env
+        self._queue, self._eid = sim.env._queue, sim.env._eid  # SimPy's event heap (simpy 4.x)
         self.rng = sim.stream("network")
         self.fifo = bool(check_type("fifo", fifo, bool))
         self.journal_enabled = bool(check_type("journal", journal, bool))
@@ -159,8 +185,9 @@ class Network:
         self._isolated: set[str] = set()
         self._faulty = False
         self._interceptors: list[Interceptor] = []
-        self._next_id = 0
-        self.journal: list[MessageRecord] = sim.history.messages
+        self._ids = itertools.count(1)  # message ids, in send order
+        # the journal, as rows (see MessageRecord); the history owns it, the network only appends
+        self._rows = self._journal_rows = sim.history.message_rows
         # Counters are plain ints and dicts on the hot path; ``stats`` & co. are built on demand.
         self._delivered = 0
         self._duplicated = 0
@@ -173,10 +200,11 @@ class Network:
         """A snapshot of the counters: ``sent`` (send calls), ``bytes``, ``delivered``,
         ``duplicated``, ``dropped`` and ``dropped:<reason>``."""
         out: Counter[str] = Counter()
-        sent = sum(link.sent for link in self._links.values())
+        sent_by, bytes_by, _ = self._sender_counts()
+        sent = sum(sent_by.values())
         if sent:
             out["sent"] = sent
-            out["bytes"] = sum(link.bytes for link in self._links.values())
+            out["bytes"] = sum(bytes_by.values())
         if self._duplicated:
             out["duplicated"] = self._duplicated
         if self._delivered:
@@ -188,26 +216,38 @@ class Network:
                 out[f"dropped:{reason}"] = n
         return out
 
+    def _sender_counts(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        """Messages and bytes per source, and messages per type: from the journal when it is
+        kept (the send path then skips counting), else from the per-link counters."""
+        sent: Counter[str] = Counter()
+        size: Counter[str] = Counter()
+        if self.journal_enabled:
+            types: Counter[str] = Counter()
+            for row in self._journal_rows:
+                if not row[DUPLICATE]:
+                    sent[row[SRC]] += 1
+                    size[row[SRC]] += row[SIZE]
+                    types[row[TYPE]] += 1
+            return sent, size, types
+        for link in self._links.values():
+            sent[link.src] += link.sent
+            size[link.src] += link.bytes
+        return sent, size, Counter(self._by_type)
+
     @property
     def sent_by(self) -> Counter[str]:
         """Messages sent, per source (a snapshot)."""
-        out: Counter[str] = Counter()
-        for link in self._links.values():
-            out[link.src] += link.sent
-        return out
+        return self._sender_counts()[0]
 
     @property
     def bytes_by(self) -> Counter[str]:
         """Bytes sent, per source (a snapshot)."""
-        out: Counter[str] = Counter()
-        for link in self._links.values():
-            out[link.src] += link.bytes
-        return out
+        return self._sender_counts()[1]
 
     @property
     def sent_by_type(self) -> Counter[str]:
         """Messages sent, per message type (a snapshot)."""
-        return Counter(self._by_type)
+        return self._sender_counts()[2]
 
     # -- configuration -------------------------------------------------------------------------
     def configure(
@@ -346,10 +386,11 @@ class Network:
             meta = self._types[cls] = (None if cls in _ENVELOPES else cls.__name__, _sizer(cls))
         mtype = meta[0] or message_type(msg)
         size = meta[1](msg)
-        link.sent += 1
-        link.bytes += size
-        by_type = self._by_type
-        by_type[mtype] = by_type.get(mtype, 0) + 1
+        if not self.journal_enabled:  # with the journal on, the counters are read off it
+            link.sent += 1
+            link.bytes += size
+            by_type = self._by_type
+            by_type[mtype] = by_type.get(mtype, 0) + 1
         policy = link.policy
         rng = self.rng
         # Random draws, always in this order: loss, duplication, then per copy the latency (and
@@ -359,30 +400,31 @@ class Network:
             reason = "loss"
         env = self.env
         now = env.now
-        self._next_id += 1
-        rec = MessageRecord(self._next_id, src, dst, mtype, now, None, "in_flight", size, None)
+        rec = _Wire((next(self._ids), src, dst, mtype, now, None, "in_flight", size, None, False))
         if self.journal_enabled:
-            self.journal.append(rec)
+            self._rows.append(rec)
         if reason is not None:
             self._drop(rec, reason)
             return
         if policy.duplicate and rng.random() < policy.duplicate:
             self._transmit(link, rec, msg, now)
-            self._next_id += 1
             self._duplicated += 1
-            rec = MessageRecord(
-                self._next_id, src, dst, mtype, now, None, "in_flight", size, None, True
+            rec = _Wire(
+                (next(self._ids), src, dst, mtype, now, None, "in_flight", size, None, True)
             )
             if self.journal_enabled:
-                self.journal.append(rec)
+                self._rows.append(rec)
         if self._interceptors or self.fifo:
             self._transmit(link, rec, msg, now)
         else:  # the common case of _transmit, inlined
-            Timeout(env, policy.latency.sample(rng), (link, rec, msg)).callbacks.append(
-                self._arrive
-            )
+            # env.schedule(event, NORMAL, delay), inlined: SimPy's queue entry is exactly this
+            rec.callbacks = [self._arrive]
+            rec.link = link
+            rec.msg = msg
+            delay = policy.latency.sample(rng)
+            heappush(self._queue, (now + delay, NORMAL, next(self._eid), rec))
 
-    def _transmit(self, link: _Link, rec: MessageRecord, msg: Any, now: float) -> None:
+    def _transmit(self, link: _Link, rec: _Wire, msg: Any, now: float) -> None:
         """Draw one copy's delay and schedule its arrival."""
         delay = link.policy.latency.sample(self.rng)
         if self._interceptors:
@@ -403,25 +445,30 @@ class Network:
                 while now + delay < last:
                     delay = math.nextafter(delay, math.inf)
             link.last_arrival = now + delay
-        Timeout(self.env, delay, (link, rec, msg)).callbacks.append(self._arrive)
+        rec.callbacks = [self._arrive]
+        rec.link = link
+        rec.msg = msg
+        self.env.schedule(rec, NORMAL, delay)
 
-    def _drop(self, rec: MessageRecord, reason: str) -> None:
-        rec.status = "dropped"
-        rec.reason = reason
+    def _drop(self, rec: Row, reason: str, now: float | None = None) -> None:
+        rec[STATUS] = "dropped"
+        rec[REASON] = reason
+        if now is not None:
+            rec[RECV_TIME] = now
         self._dropped[reason] += 1
 
-    def _arrive(self, event: Any) -> None:
-        """A message's timeout fired: its ``(link, record, message)`` rides in the event's value."""
-        link, rec, msg = event.value
+    def _arrive(self, rec: _Wire) -> None:
+        """A message reached the end of its link (it may still be blocked there)."""
+        link, msg = rec.link, rec.msg
+        rec.msg = None
         if self._faulty:
             reason = self.blocked(link.src, link.dst)
             if reason is not None:
-                rec.recv_time = self.env.now
-                self._drop(rec, reason)
+                self._drop(rec, reason, self.env.now)
                 return
         link.endpoint.receive(rec, link.src, msg)
 
-    def delivered(self, rec: MessageRecord) -> None:
-        rec.status = "delivered"
-        rec.recv_time = self.env.now
+    def delivered(self, rec: Row) -> None:
+        rec[STATUS] = "delivered"
+        rec[RECV_TIME] = self.env.now
         self._delivered += 1
