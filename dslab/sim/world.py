@@ -399,9 +399,13 @@ class Sim:
         check_number("ms", ms, min=0)
         return self.env.timeout(ms)
 
-    def run(self, until: float | None = None) -> None:
-        """Run until simulated time ``until`` (ms), or until nothing is left to happen."""
-        if until is not None:
+    def run(self, until: float | simpy.Event | None = None) -> None:
+        """Run until simulated time ``until`` (ms), until the SimPy event or process ``until``
+        has happened (say a workload's ``sim.process(...)``), or until nothing is left to do."""
+        if isinstance(until, simpy.Event):
+            if until.env is not self.env:
+                raise ValueError(f"until={until!r} is an event of another simulation")
+        elif until is not None:
             check_number("until", until, min=self.now)
             if until == self.now:
                 return
