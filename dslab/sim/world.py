@@ -412,6 +412,33 @@ class Sim:
         with _fewer_gc_pauses():
             self.env.run(until=until)
 
+    def settle(self) -> None:
+        """Process every event due at the current time (boots, zero-delay sends), and no more."""
+        env = self.env
+        with _fewer_gc_pauses():
+            while env.peek() <= env.now:
+                env.step()
+
+    def call_handler(self, node: str, fn: Callable[[Handler, Context], Any]) -> Any:
+        """Run ``fn(handler, ctx)`` on live ``node`` as if an input had arrived now, apply the
+        effects it recorded, and return its result. For harnesses and notebooks that drive a
+        core from outside, like 6.5840's ``rf.Start(command)``."""
+        self._check_node("node", node)
+        if not callable(fn):
+            raise TypeError(f"fn={fn!r} must be callable as fn(handler, ctx)")
+        n = self.nodes[node]
+        if not n.alive:
+            raise ValueError(f"node={node!r} is crashed; restart it before calling its handler")
+        ctx = n.ctx
+        ctx.local_time = n.clock.read(self.now)
+        try:
+            result = fn(n.handler, ctx)
+        except BaseException:
+            ctx.take_effects()  # a failed call leaves nothing half-done behind
+            raise
+        n._apply(ctx.take_effects())
+        return result
+
     def run_for(self, ms: float) -> None:
         check_number("ms", ms, min=0)
         self.run(until=self.now + ms)
