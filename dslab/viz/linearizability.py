@@ -131,7 +131,9 @@ def plot_linearizability(result: Any, ax: Any = None) -> Any:
         label = _label(rec, kv)
         if rec["invoke_time"] < left:
             label = "\u2190 " + label  # invoked before the window starts
+        on_dark_bar = rec["type"] in ("ok", "fail")  # solid green / red: white text reads best
         ax.text(start + 0.01 * span, y, label, va="center", ha="left", fontsize=8,
+                color="white" if on_dark_bar else "black",
                 fontweight="bold" if is_fail else "normal", clip_on=True)  # fmt: skip
     ticks = [y for y, (_, lane) in enumerate(rows) if lane == 0]
     for y in ticks[1:]:
