@@ -322,3 +322,26 @@ def test_server_logs_reads_a_crashed_servers_log_from_storage():
     assert set(logs) == set(run.servers)
     assert logs["s0"].last_index > 0
     assert log_matching(logs) is None
+
+
+def test_leader_keeps_one_append_entries_stream_per_follower_under_steady_load():
+    """Regression: a reply to an older AppendEntries must not start a second stream of them
+    beside the newest one, or the message rate grows every second at a constant load."""
+    from dslab.sim import Constant
+
+    def client(sim, clerk):
+        i = 0
+        while sim.now < 3000:
+            i += 1
+            yield from clerk.put("k", i)
+
+    sim = Sim(seed=1, latency=Constant(1.0))
+    names = ["s1", "s2", "s3"]
+    for name in names:
+        sim.add_node(name, KVServer)
+    for k in range(2):
+        sim.process(client(sim, Clerk(sim, sim.add_client(f"c{k}"), names)))
+    sim.run(until=3000)
+    sends = [m.send_time for m in sim.history.messages if m.type == "AppendEntries"]
+    per_second = [sum(1 for t in sends if s * 1000 <= t < (s + 1) * 1000) for s in range(3)]
+    assert per_second[2] <= 1.2 * per_second[1], f"{per_second}; replay with seed=1"

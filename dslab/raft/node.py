@@ -60,8 +60,10 @@ Events in the history: ``role`` (``role=``, ``term=``) whenever the role or the 
 changes (and once at boot); ``commit`` when a leader advances its commit index; ``apply`` after a
 batch of entries is applied (``index=`` the last one); ``snapshot`` when the log is compacted.
 
-Choices the paper leaves open: a leader sends a follower new entries at once when it is not
-already waiting for that follower's answer, and otherwise with the next reply or heartbeat; one
+Choices the paper leaves open: a leader sends a follower new entries at once when the follower
+has acknowledged everything sent to it so far, and otherwise with the reply that acknowledges it
+or with the next heartbeat (so at most one batch per follower is outstanding, plus heartbeats,
+however heavy the load); one
 AppendEntries carries at most ``config.max_entries_per_append`` entries; a snapshot travels in
 one InstallSnapshot message; a new leader does not append a no-op entry (§8 suggests one for
 read-only requests; the 6.5840 scenarios count indices, and the KV service puts reads in the
@@ -122,7 +124,7 @@ class RaftNode(Handler):
         # Leaders, reinitialized after each election.
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
-        self.waiting: dict[str, bool] = {}  # an AppendEntries to this peer is unanswered
+        self.sent_up_to: dict[str, int] = {}  # last index sent to each peer (acked or not)
 
     def __repr__(self) -> str:
         return (
@@ -222,7 +224,7 @@ class RaftNode(Handler):
         ctx.cancel_timer(ELECTION_TIMER)
         self.next_index = {p: self.log.last_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
-        self.waiting = {p: False for p in self.peers}
+        self.sent_up_to = {p: 0 for p in self.peers}
         ctx.log("role", role=LEADER, term=self.current_term)
         self.broadcast_append_entries(ctx)
         ctx.set_timer(HEARTBEAT_TIMER, self.config.heartbeat_interval_ms)
@@ -269,7 +271,7 @@ class RaftNode(Handler):
         index = self.log.append(Entry(self.current_term, command))
         self.save_entries(index)
         for peer in self.peers:
-            if not self.waiting[peer]:
+            if not self.unacknowledged(peer):
                 self.send_append_entries(ctx, peer)
         self.advance_commit_index(ctx)  # a cluster of one commits at once
         return index, self.current_term, True
@@ -289,6 +291,7 @@ class RaftNode(Handler):
                 self.log.snapshot_term,
                 self.snapshot_data,
             )
+            self.sent_up_to[peer] = self.log.snapshot_index
         else:
             msg = AppendEntries(
                 self.current_term,
@@ -298,21 +301,27 @@ class RaftNode(Handler):
                 entries=self.log.slice(nxt, nxt + self.config.max_entries_per_append),
                 leader_commit=self.commit_index,
             )
-        self.waiting[peer] = True
+            self.sent_up_to[peer] = nxt - 1 + len(msg.entries)
         ctx.send(peer, msg)
+
+    def unacknowledged(self, peer: str) -> bool:
+        """Has ``peer`` yet to acknowledge some of what we sent it (lost, or still on its way)?"""
+        return self.match_index[peer] < self.sent_up_to[peer]
 
     def handle_append_entries_reply(self, ctx: Context, src: str, msg: AppendEntriesReply) -> None:
         if self.role != LEADER or msg.term != self.current_term:
             return  # a reply to an older term's message: stale
-        self.waiting[src] = False
         if msg.success:
             if msg.match_index > self.match_index[src]:
                 self.match_index[src] = msg.match_index
                 self.advance_commit_index(ctx)
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+            # More to send: only once everything sent is acknowledged. A reply to an older
+            # message would otherwise start a second stream of AppendEntries beside the first.
+            if self.next_index[src] <= self.log.last_index and not self.unacknowledged(src):
+                self.send_append_entries(ctx, src)
         else:
             self.next_index[src] = self.back_off(src, msg)
-        if not msg.success or self.next_index[src] <= self.log.last_index:
             self.send_append_entries(ctx, src)
 
     def back_off(self, peer: str, msg: AppendEntriesReply) -> int:
@@ -473,7 +482,6 @@ class RaftNode(Handler):
     ) -> None:
         if self.role != LEADER or msg.term != self.current_term:
             return
-        self.waiting[src] = False
         if msg.last_included_index > self.match_index[src]:
             self.match_index[src] = msg.last_included_index
             self.advance_commit_index(ctx)
