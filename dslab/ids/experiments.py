@@ -1,0 +1,761 @@
+"""Experiments of the distributed-ID chapter. Each runs :class:`~dslab.sim.Sim` worlds and returns
+pandas DataFrames (and histories where they help); the figures live in :mod:`dslab.ids.plots`.
+
+1. :func:`run_ids` -- one scheme under a closed-loop client load, optionally with a fault: a
+   crash and restart, a backward clock jump, or a crash with the clock set back while down.
+   :func:`summarize` reduces a run to throughput, latency and the checkers' verdicts.
+2. :func:`compare_schemes` -- every scheme under the same load: IDs per simulated second, p50 and
+   p99 latency, unique, increasing. :func:`ordering_table` repeats it with faults.
+3. :func:`segment_fetches`, :func:`segment_waste` -- segment mode's database fetches over time, and
+   the IDs a crash skips, as a function of the step.
+4. :func:`redis_persistence` -- a Redis crash under each persistence mode.
+5. :func:`rollback_sweep` -- Snowflake duplicates against the size of a clock rollback, for each
+   defence, live or across a restart; :func:`leaf_startup` -- Leaf's start-up check, message by
+   message; :func:`snowflake_capacity` -- the sequence field's limit.
+6. :func:`decode_table`, :func:`layout_table` -- Snowflake's bit layout; :func:`uuid_table`,
+   :func:`collision_table` -- UUID versions, their size, and the birthday bound (computed).
+7. :func:`comparison_table` -- the notes' pros and cons beside the measured figures.
+
+Definitions used in the tables
+------------------------------
+- *IDs/s*: ``ok`` answers per simulated second while the clients ran.
+- *latency*: from the client's request to its answer, true simulated ms, over ``ok`` answers.
+- *unique*: :func:`dslab.check.unique_ids`; *duplicates*: extra copies of repeated IDs.
+- *increasing per client*: :func:`dslab.check.monotonic` with ``per="process"``: each client's IDs
+  strictly increase in the order it received them.
+- *increasing in real time* (:func:`realtime_order`): whenever one request was answered before
+  another was sent (by any client), the first ID is smaller. This is the meaningful global order:
+  two requests in flight at the same time may legitimately be answered in either order, so
+  :func:`dslab.check.monotonic` with ``per="global"`` (completion order) flags even a single
+  counter as soon as clients run concurrently (the chapter shows it).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dslab._validate import check_choice, check_number, check_seed, check_type
+from dslab.check import monotonic, unique_ids
+from dslab.history import History
+from dslab.ids.cluster import (
+    DEFENCES,
+    SCHEMES,
+    IdCluster,
+    build,
+    check_scheme,
+    start_clients,
+)
+from dslab.ids.redis import PERSISTENCE
+from dslab.ids.segment import SegmentIdServer, check_step
+from dslab.ids.snowflake import (
+    DEFAULT_LAYOUT,
+    SIM_START_UNIX_MS,
+    TWITTER_LAYOUT,
+    UIDGENERATOR_LAYOUT,
+    SnowflakeLayout,
+    SnowflakeNode,
+)
+from dslab.ids.uuids import (
+    GREGORIAN_OFFSET_TICKS,
+    V4_RANDOM_BITS,
+    UuidGenerator,
+    collision_probability,
+    n_for_probability,
+)
+from dslab.sim import Latency, Sim, Uniform
+
+#: Link delays of one datacenter: 0.1 to 0.3 ms one way.
+LAN = Uniform(0.1, 0.3)
+FAULTS = ("none", "crash", "clock_jump", "crash_rollback")
+OP_COLUMNS = ["client", "server", "start_ms", "end_ms", "latency_ms", "type", "id", "error"]
+
+
+def _ms(name: str, value: Any, *, positive: bool = False) -> float:
+    return check_number(name, value, min=0, min_inclusive=not positive)
+
+
+def _names(name: str, values: Any, allowed: Iterable[Any]) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}={values!r} must be a list")
+    out = list(values)
+    if not out:
+        raise ValueError(f"{name}=[] is not allowed; choose some of {list(allowed)}")
+    for i, v in enumerate(out):
+        check_choice(f"{name}[{i}]", v, allowed)
+    return out
+
+
+# -- 1. one run ----------------------------------------------------------------------------------
+def run_ids(
+    scheme: str,
+    seed: int = 0,
+    *,
+    clients: int = 8,
+    duration_ms: float = 100.0,
+    think_ms: float = 0.0,
+    warmup_ms: float = 5.0,
+    timeout_ms: float = 50.0,
+    fault: str = "none",
+    fault_node: str | None = None,
+    fault_at_ms: float | None = None,
+    downtime_ms: float = 20.0,
+    rollback_ms: float = 20.0,
+    placement: str = "random",
+    failover: bool = True,
+    latency: Latency | float = LAN,
+    **options: Any,
+) -> tuple[pd.DataFrame, History]:
+    """Run ``scheme`` with ``clients`` closed-loop clients for ``duration_ms`` after a warm-up.
+
+    ``fault``: ``"none"``; ``"crash"``: crash ``fault_node`` at ``fault_at_ms`` and restart it
+    ``downtime_ms`` later; ``"clock_jump"``: step its clock back by ``rollback_ms``;
+    ``"crash_rollback"``: crash it, step its clock back while it is down, restart it.
+    ``fault_node`` defaults to the first server (``db1``, ``id1`` or ``redis``); ``fault_at_ms`` to
+    the middle of the run. ``placement`` and ``failover``: how clients pick a server
+    (:func:`dslab.ids.cluster.start_clients`). ``options`` go to :func:`dslab.ids.cluster.build`
+    (``n_servers``, ``step``, ``double_buffer``, ``persistence``, ``defence``, ``layout``...).
+
+    Returns one row per request (:data:`OP_COLUMNS`) and the history; ``df.attrs`` holds the
+    parameters (``seed``, ``scheme``, ``fault``, ``start_ms``, ``until_ms``...).
+    """
+    check_seed(seed)
+    check_scheme(scheme)
+    check_number("clients", clients, min=1, integer=True)
+    _ms("duration_ms", duration_ms, positive=True)
+    _ms("think_ms", think_ms)
+    _ms("warmup_ms", warmup_ms)
+    _ms("timeout_ms", timeout_ms, positive=True)
+    check_choice("fault", fault, FAULTS)
+    _ms("downtime_ms", downtime_ms)
+    _ms("rollback_ms", rollback_ms)
+    until = warmup_ms + duration_ms
+    at = warmup_ms + duration_ms / 2 if fault_at_ms is None else _ms("fault_at_ms", fault_at_ms)
+    sim = Sim(seed, latency=latency)
+    cl = build(sim, scheme, **options)
+    node = cl.servers[0] if fault_node is None else fault_node
+    if node not in sim.nodes:
+        raise ValueError(f"fault_node={node!r} is not a node of scheme {scheme!r}; "
+                         f"nodes: {sim.node_names}")
+    if fault in ("crash", "crash_rollback"):
+        sim.crash(node, at=at)
+        if fault == "crash_rollback":
+            sim.clock_jump(node, -rollback_ms, at=at + downtime_ms / 2)
+        sim.restart(node, at=at + downtime_ms)
+    elif fault == "clock_jump":
+        sim.clock_jump(node, -rollback_ms, at=at)
+    rows = start_clients(cl, clients, start_ms=warmup_ms, until_ms=until, think_ms=think_ms,
+                         timeout_ms=timeout_ms, placement=placement, failover=failover)
+    sim.run(until=until + timeout_ms + 1.0)
+    df = _frame(rows)
+    df.attrs.update(
+        seed=seed, scheme=scheme, fault=fault, fault_node=node if fault != "none" else None,
+        fault_at_ms=at if fault != "none" else None,
+        restart_ms=at + downtime_ms if fault in ("crash", "crash_rollback") else None,
+        rollback_ms=rollback_ms if fault in ("clock_jump", "crash_rollback") else None,
+        start_ms=warmup_ms, until_ms=until, clients=clients, **cl.options,
+    )
+    df.attrs["held"] = _held(sim, cl)
+    return df, sim.history
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=OP_COLUMNS)
+    df["id"] = pd.Series([r["id"] for r in rows], dtype=object)  # ints stay exact Python ints
+    df["error"] = pd.Series([r["error"] for r in rows], dtype=object)
+    return df
+
+
+def _held(sim: Sim, cl: IdCluster) -> int:
+    """IDs that live segment servers still hold unused at the end of the run."""
+    n = 0
+    for name in cl.servers:
+        h = sim.handler(name)
+        if isinstance(h, SegmentIdServer):
+            n += sum(end - start for start, end in h.held())
+    return n
+
+
+def realtime_order(df: pd.DataFrame) -> dict[str, Any]:
+    """Is every ID larger than every ID answered before its request was sent?
+
+    Returns ``valid`` and ``violations``: how many ``ok`` requests got an ID smaller than (or
+    equal to) one answered before they started.
+    """
+    check_type("df", df, pd.DataFrame)
+    ok = df[df["type"] == "ok"]
+    ends = sorted(zip(ok["end_ms"], ok["id"], strict=True), key=lambda p: p[0])
+    starts = sorted(zip(ok["start_ms"], ok["id"], strict=True), key=lambda p: p[0])
+    best: Any = None
+    j = 0
+    bad = 0
+    for start, id_ in starts:
+        while j < len(ends) and ends[j][0] < start:
+            if best is None or ends[j][1] > best:
+                best = ends[j][1]
+            j += 1
+        if best is not None and not id_ > best:
+            bad += 1
+    return {"valid": bad == 0, "violations": bad}
+
+
+def summarize(df: pd.DataFrame, history: History) -> dict[str, Any]:
+    """One run in one row: throughput, latency, outcomes, and the checkers' verdicts."""
+    check_type("df", df, pd.DataFrame)
+    check_type("history", history, History)
+    ok = df[df["type"] == "ok"]
+    dur_s = (df.attrs["until_ms"] - df.attrs["start_ms"]) / 1000.0
+    lat = ok["latency_ms"]
+    uniq = unique_ids(history)
+    dups = sum(len(d["processes"]) - 1 for d in uniq.duplicates)
+    return {
+        "ids_per_s": round(len(ok) / dur_s),
+        "p50_ms": round(float(lat.quantile(0.5)), 3) if len(ok) else math.nan,
+        "p99_ms": round(float(lat.quantile(0.99)), 3) if len(ok) else math.nan,
+        "ok": len(ok),
+        "fail": int((df["type"] == "fail").sum()),
+        "info": int((df["type"] == "info").sum()),
+        "unique": uniq.valid,
+        "duplicates": dups,
+        "increasing_per_client": monotonic(history, per="process").valid,
+        "increasing_in_real_time": realtime_order(df)["valid"],
+    }
+
+
+# -- 2. all schemes ------------------------------------------------------------------------------
+def compare_schemes(
+    seed: int = 0,
+    schemes: Iterable[str] = SCHEMES,
+    *,
+    clients: int = 16,
+    duration_ms: float = 100.0,
+    fault: str = "none",
+    progress: bool = False,
+    **run_args: Any,
+) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, History]]]:
+    """Every scheme in ``schemes`` under the same load (and ``fault``); one row per scheme.
+
+    Returns the table and the runs (``{scheme: (ops, history)}``). Other keyword arguments go to
+    :func:`run_ids`.
+    """
+    check_seed(seed)
+    names = _names("schemes", schemes, SCHEMES)
+    check_type("progress", progress, bool)
+    rows, runs = [], {}
+    for scheme in tqdm(names, disable=not progress, desc="schemes"):
+        df, h = run_ids(scheme, seed, clients=clients, duration_ms=duration_ms, fault=fault,
+                        **run_args)
+        runs[scheme] = (df, h)
+        rows.append({"scheme": scheme, **summarize(df, h)})
+    table = pd.DataFrame(rows)
+    table.attrs.update(seed=seed, clients=clients, duration_ms=duration_ms, fault=fault)
+    return table, runs
+
+
+def ordering_table(
+    seed: int = 0,
+    schemes: Iterable[str] = SCHEMES,
+    faults: Iterable[str] = ("none", "crash", "clock_jump"),
+    *,
+    clients: int = 4,
+    duration_ms: float = 100.0,
+    think_ms: float = 0.5,
+    progress: bool = False,
+    **run_args: Any,
+) -> pd.DataFrame:
+    """Uniqueness and order of every scheme with each fault (one row per scheme and fault).
+
+    With ``"crash"`` the first server crashes for 20 ms; with ``"clock_jump"`` its clock steps
+    back 20 ms (``run_ids``'s defaults). Redis runs with ``persistence="always"`` and Snowflake with
+    the ``"wait"`` defence unless ``run_args`` say otherwise.
+    """
+    check_seed(seed)
+    names = _names("schemes", schemes, SCHEMES)
+    fs = _names("faults", faults, FAULTS)
+    check_type("progress", progress, bool)
+    rows = []
+    for scheme in tqdm(names, disable=not progress, desc="schemes"):
+        for fault in fs:
+            df, h = run_ids(scheme, seed, clients=clients, duration_ms=duration_ms,
+                            think_ms=think_ms, fault=fault, **run_args)
+            s = summarize(df, h)
+            rows.append({"scheme": scheme, "fault": fault,
+                         **{k: s[k] for k in ("ok", "fail", "info", "unique", "duplicates",
+                                              "increasing_per_client",
+                                              "increasing_in_real_time")}})
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, clients=clients, duration_ms=duration_ms)
+    return out
+
+
+# -- 3. segment mode -----------------------------------------------------------------------------
+def segment_fetches(history: History) -> pd.DataFrame:
+    """Each segment fetch of a segment-mode run: which server, when it asked, when the segment
+    arrived (``None`` if never), the segment, and whether the server still had IDs meanwhile."""
+    check_type("history", history, History)
+    open_: dict[str, dict[str, Any]] = {}
+    rows = []
+    for ev in history.events:
+        if ev.name == "segment_fetch":
+            if ev.node in open_:  # a crash interrupted the previous fetch
+                rows.append(open_.pop(ev.node))
+            open_[ev.node] = {"server": ev.node, "start_ms": ev.time, "end_ms": None,
+                              "segment_start": None, "segment_end": None,
+                              "had_ids": bool(ev.data.get("buffered"))}
+        elif ev.name == "segment_loaded" and ev.node in open_:
+            row = open_.pop(ev.node)
+            row.update(end_ms=ev.time, segment_start=ev.data["start"], segment_end=ev.data["end"])
+            rows.append(row)
+    rows.extend(open_.values())
+    df = pd.DataFrame(rows, columns=["server", "start_ms", "end_ms", "segment_start",
+                                     "segment_end", "had_ids"])
+    df.attrs["seed"] = history.seed
+    return df.sort_values(["start_ms", "server"], ignore_index=True)
+
+
+def segment_waste(
+    seed: int = 0,
+    steps: Iterable[int] = (100, 300, 1000, 3000),
+    double_buffer: Iterable[bool] = (False, True),
+    *,
+    crashes: int = 3,
+    clients: int = 4,
+    duration_ms: float = 600.0,
+    think_ms: float = 1.0,
+    downtime_ms: float = 10.0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """IDs that crashes of a segment-mode server skip forever, for each ``step`` and buffering.
+
+    Two ID servers; ``id1`` crashes ``crashes`` times, evenly spread over the run, each time for
+    ``downtime_ms``; its clients wait for it (no fail-over). ``wasted`` = IDs the database
+    granted - IDs handed out - IDs still held by live servers at the end. Every run is also
+    checked for duplicates (``unique``).
+    """
+    check_seed(seed)
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable):
+        raise TypeError(f"steps={steps!r} must be a list of ints")
+    step_list = [check_step(s) for s in steps]
+    if not step_list:
+        raise ValueError("steps=[] is not allowed; give at least one step")
+    modes = list(double_buffer) if isinstance(double_buffer, Iterable) else [double_buffer]
+    for i, m in enumerate(modes):
+        check_type(f"double_buffer[{i}]", m, bool)
+    check_number("crashes", crashes, min=0, integer=True)
+    check_number("clients", clients, min=1, integer=True)
+    _ms("duration_ms", duration_ms, positive=True)
+    _ms("think_ms", think_ms)
+    _ms("downtime_ms", downtime_ms)
+    check_type("progress", progress, bool)
+    warm = 5.0
+    runs = [(s, m) for s in step_list for m in modes]
+    rows = []
+    for step, mode in tqdm(runs, disable=not progress, desc="segment runs"):
+        sim = Sim(seed, latency=LAN)
+        cl = build(sim, "segment", step=step, double_buffer=mode)
+        for k in range(crashes):
+            at = warm + duration_ms * (k + 1) / (crashes + 1)
+            sim.crash("id1", at=at)
+            sim.restart("id1", at=at + downtime_ms)
+        rows_ = start_clients(cl, clients, start_ms=warm, until_ms=warm + duration_ms,
+                              think_ms=think_ms, placement="round_robin", failover=False)
+        sim.run(until=warm + duration_ms + 60.0)
+        df = _frame(rows_)
+        granted = sum(e.data["end"] - e.data["start"] for e in sim.history.events
+                      if e.name == "segment_granted")
+        issued = int((df["type"] == "ok").sum())
+        held = _held(sim, cl)
+        wasted = granted - issued - held
+        uniq = unique_ids(sim.history)
+        rows.append({
+            "step": step, "double_buffer": mode, "crashes": crashes, "granted": granted,
+            "issued": issued, "held_at_end": held, "wasted": wasted,
+            "wasted_per_crash": round(wasted / crashes, 1) if crashes else 0.0,
+            "unique": uniq.valid,
+        })
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, crashes=crashes, duration_ms=duration_ms)
+    return out
+
+
+# -- 4. Redis ------------------------------------------------------------------------------------
+def redis_persistence(
+    seed: int = 0,
+    persistence: Iterable[str] = PERSISTENCE,
+    *,
+    clients: int = 8,
+    duration_ms: float = 200.0,
+    flush_every_ms: float = 50.0,
+    downtime_ms: float = 10.0,
+    fault_at_ms: float | None = None,
+    timeout_ms: float = 10.0,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, History]]]:
+    """Redis ``INCR`` crashed and restarted under each persistence mode.
+
+    ``flush_every_ms`` is the ``"periodic"`` mode's flush interval (Redis's ``everysec`` is 1000
+    ms; shorter here so that a short run shows the effect). Returns one row per mode and the runs.
+    """
+    check_seed(seed)
+    modes = _names("persistence", persistence, PERSISTENCE)
+    _ms("flush_every_ms", flush_every_ms, positive=True)
+    check_type("progress", progress, bool)
+    rows, runs = [], {}
+    for mode in tqdm(modes, disable=not progress, desc="persistence"):
+        df, h = run_ids("redis", seed, clients=clients, duration_ms=duration_ms, fault="crash",
+                        downtime_ms=downtime_ms, fault_at_ms=fault_at_ms, timeout_ms=timeout_ms,
+                        persistence=mode, flush_every_ms=flush_every_ms)
+        runs[mode] = (df, h)
+        s = summarize(df, h)
+        rows.append({"persistence": mode, **{k: s[k] for k in (
+            "ids_per_s", "p50_ms", "p99_ms", "ok", "unique", "duplicates",
+            "increasing_per_client")}})
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, flush_every_ms=flush_every_ms)
+    return out, runs
+
+
+# -- 5. Snowflake and the clock ----------------------------------------------------------------
+def rollback_sweep(
+    seed: int = 0,
+    rollbacks_ms: Iterable[float] = (0, 1, 2, 5, 10, 20, 30, 50, 100, 200),
+    defences: Iterable[str] | None = None,
+    *,
+    scenario: str = "live",
+    clients: int = 3,
+    duration_ms: float = 500.0,
+    think_ms: float = 1.0,
+    timeout_ms: float = 5.0,
+    downtime_ms: float = 20.0,
+    report_ms: float = 100.0,
+    threshold_ms: float = 40.0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Snowflake duplicates against the size of a clock rollback, for each defence.
+
+    Three generators ``id1..id3``; clients are spread over them round robin and stay with their
+    generator (no fail-over), so ``id1``'s clients keep asking it whatever happens.
+
+    - ``scenario="live"``: ``id1``'s clock steps back ``rollback_ms`` in the middle of the run,
+      while it serves (default defences: ``none``, ``refuse``, ``wait``).
+    - ``scenario="restart"``: ``id1`` crashes, its clock steps back while it is down, and it
+      restarts ``downtime_ms`` later (default defences: ``none``, ``refuse``, ``leaf``,
+      ``leaf+peers``).
+
+    One row per defence and rollback: duplicates, refused requests, IDs ``id1`` handed out after
+    the fault, p99 and maximum latency. The fault comes in the middle of the run, so rollbacks up
+    to ``duration_ms / 2`` re-traverse only times at which ``id1`` was serving. Clients give up on
+    a request after ``timeout_ms``. Leaf reports every 3 s; ``report_ms`` is 100 ms here to fit the
+    short run (what matters is how old the last report can be, compared with the rollback).
+    """
+    check_seed(seed)
+    check_choice("scenario", scenario, ("live", "restart"))
+    if isinstance(rollbacks_ms, (str, bytes)) or not isinstance(rollbacks_ms, Iterable):
+        raise TypeError(f"rollbacks_ms={rollbacks_ms!r} must be a list of numbers")
+    rbs = [_ms(f"rollbacks_ms[{i}]", r) for i, r in enumerate(rollbacks_ms)]
+    if not rbs:
+        raise ValueError("rollbacks_ms=[] is not allowed; give at least one rollback")
+    if defences is None:
+        defences = ("none", "refuse", "wait") if scenario == "live" else (
+            "none", "refuse", "leaf", "leaf+peers")
+    ds = _names("defences", defences, list(DEFENCES))
+    _ms("report_ms", report_ms, positive=True)
+    _ms("threshold_ms", threshold_ms)
+    _ms("timeout_ms", timeout_ms, positive=True)
+    check_type("progress", progress, bool)
+    fault = "clock_jump" if scenario == "live" else "crash_rollback"
+    runs = [(d, r) for d in ds for r in rbs]
+    rows = []
+    for defence, rb in tqdm(runs, disable=not progress, desc="rollbacks"):
+        df, h = run_ids("snowflake", seed, clients=clients, duration_ms=duration_ms,
+                        think_ms=think_ms, timeout_ms=timeout_ms, fault=fault, rollback_ms=rb,
+                        downtime_ms=downtime_ms,
+                        n_servers=3, defence=defence, report_ms=report_ms,
+                        threshold_ms=threshold_ms, placement="round_robin", failover=False)
+        s = summarize(df, h)
+        after = df[(df["server"] == "id1") & (df["start_ms"] >= df.attrs["fault_at_ms"])]
+        rows.append({
+            "defence": defence, "rollback_ms": rb, "duplicates": s["duplicates"],
+            "refused": int((df["type"] == "fail").sum()),
+            "id1_ok_after_fault": int((after["type"] == "ok").sum()),
+            "ok": s["ok"], "p99_ms": s["p99_ms"],
+            "max_ms": round(float(df.loc[df["type"] == "ok", "latency_ms"].max()), 3),
+        })
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, scenario=scenario, downtime_ms=downtime_ms, report_ms=report_ms,
+                     threshold_ms=threshold_ms)
+    return out
+
+
+def leaf_startup(
+    seed: int = 0,
+    offset_ms: float = 0.0,
+    *,
+    join_at_ms: float = 20.0,
+    threshold_ms: float = 50.0,
+    run_ms: float = 40.0,
+) -> tuple[pd.DataFrame, History]:
+    """Leaf's start-up check, message by message: ``zk``, ``id1`` and ``id2`` run; at
+    ``join_at_ms`` a new generator ``id3`` starts with its clock ``offset_ms`` off true time.
+
+    Returns the nodes' ``clock_check`` / ``generator_started`` / ``generator_refused_to_start``
+    events and the history (its message journal draws as a space-time diagram).
+    """
+    check_seed(seed)
+    check_number("offset_ms", offset_ms)
+    _ms("join_at_ms", join_at_ms)
+    _ms("threshold_ms", threshold_ms)
+    _ms("run_ms", run_ms, positive=True)
+    sim = Sim(seed, latency=LAN)
+    build(sim, "snowflake", n_servers=2, defence="leaf", threshold_ms=threshold_ms)
+
+    def join() -> Any:
+        yield sim.sleep(join_at_ms)
+        sim.add_node("id3", lambda: SnowflakeNode(1, 3, on_rollback="wait", startup_check="leaf",
+                                                  threshold_ms=threshold_ms),
+                     clock_offset_ms=offset_ms)
+
+    sim.process(join())
+    sim.run(until=join_at_ms + run_ms)
+    names = ("clock_check", "generator_started", "generator_refused_to_start")
+    rows = [{"time_ms": round(e.time, 3), "node": e.node, "event": e.name,
+             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in e.data.items()
+                if k in ("verdict", "reason", "own_ms", "peers_avg_ms", "offset_ms")}}
+            for e in sim.history.events if e.name in names]
+    df = pd.DataFrame(rows)
+    df.attrs.update(seed=seed, offset_ms=offset_ms, threshold_ms=threshold_ms)
+    return df, sim.history
+
+
+def snowflake_capacity(
+    seed: int = 0,
+    sequence_bits: Iterable[int] = (12, 2, 1),
+    *,
+    clients: int = 8,
+    duration_ms: float = 100.0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """One generator, ``clients`` greedy clients, and layouts with fewer sequence bits (the
+    timestamp takes the rest): the sequence caps a generator at ``2^bits`` IDs per ms, and the
+    requests beyond wait for the next millisecond."""
+    check_seed(seed)
+    if isinstance(sequence_bits, (str, bytes)) or not isinstance(sequence_bits, Iterable):
+        raise TypeError(f"sequence_bits={sequence_bits!r} must be a list of ints")
+    bits = [check_number(f"sequence_bits[{i}]", b, min=1, max=22, integer=True)
+            for i, b in enumerate(sequence_bits)]
+    check_type("progress", progress, bool)
+    rows = []
+    for b in tqdm(bits, disable=not progress, desc="layouts"):
+        layout = SnowflakeLayout(timestamp_bits=53 - b, sequence_bits=b,
+                                 name=f"{b}-bit sequence")
+        df, h = run_ids("snowflake", seed, clients=clients, duration_ms=duration_ms,
+                        n_servers=1, layout=layout)
+        s = summarize(df, h)
+        rows.append({"sequence_bits": b, "limit_ids_per_s": round(layout.ids_per_second),
+                     **{k: s[k] for k in ("ids_per_s", "p50_ms", "p99_ms", "unique")}})
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, clients=clients)
+    return out
+
+
+# -- 7. the comparison ---------------------------------------------------------------------------
+#: Per scheme: how an ID is made, its size, and the pros and cons the course notes list.
+SCHEME_NOTES: dict[str, dict[str, str]] = {
+    "autoinc": {
+        "made by": "one database's AUTO_INCREMENT", "bytes": "8",
+        "pros (notes)": "simple; increasing; compact",
+        "cons (notes)": "low concurrency; database is a single point of failure; "
+                        "guessable (reveals volume); one database round trip per ID",
+    },
+    "autoinc-2m": {
+        "made by": "2 masters, offsets 1, 2, step 2", "bytes": "8",
+        "pros (notes)": "no single master; still compact",
+        "cons (notes)": "not increasing across masters; adding a master renumbers offsets",
+    },
+    "segment": {
+        "made by": "ranges claimed from a table, served from memory", "bytes": "8",
+        "pros (notes)": "increasing per server; compact; far fewer database accesses",
+        "cons (notes)": "database still a single point (for long outages); guessable; "
+                        "a crash skips IDs",
+    },
+    "redis": {
+        "made by": "INCR on one Redis", "bytes": "8",
+        "pros (notes)": "fast; increasing",
+        "cons (notes)": "like auto-increment; IDs reissued after a crash unless every "
+                        "write is persisted",
+    },
+    "uuid4": {
+        "made by": "122 random bits, on any node", "bytes": "16 (36 as text)",
+        "pros (notes)": "fast; simple; no coordination",
+        "cons (notes)": "large; unordered (scatters index inserts); no business meaning",
+    },
+    "uuid1": {
+        "made by": "time + clock sequence + node id", "bytes": "16 (36 as text)",
+        "pros (notes)": "fast; no coordination",
+        "cons (notes)": "large; leaks the MAC address; string order wraps every 429 s; "
+                        "clock trouble can repeat IDs",
+    },
+    "uuid7": {
+        "made by": "Unix ms + counter + random (RFC 9562)", "bytes": "16 (36 as text)",
+        "pros (notes)": "time-ordered; no worker ids (not in the notes)",
+        "cons (notes)": "large; order across nodes only to the millisecond",
+    },
+    "snowflake": {
+        "made by": "ms timestamp + worker id + sequence", "bytes": "8",
+        "pros (notes)": "fast; roughly increasing; flexible layout (business bits)",
+        "cons (notes)": "clock rollback repeats IDs; fixed worker ids are awkward when "
+                        "machines come and go",
+    },
+}
+
+
+def comparison_table(measured: pd.DataFrame, faults: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The schemes side by side: the notes' pros and cons beside the figures measured by
+    :func:`compare_schemes` (``measured``). With ``faults`` (an :func:`ordering_table`), "increasing
+    in real time" must hold in every run of both tables, and "unique under faults" says whether
+    the scheme stayed unique under every fault there."""
+    check_type("measured", measured, pd.DataFrame)
+    rows = []
+    for rec in measured.to_dict("records"):
+        scheme = rec["scheme"]
+        row = {"scheme": scheme, **{k: SCHEME_NOTES[scheme][k] for k in ("made by", "bytes")},
+               "IDs/s": rec["ids_per_s"], "p50 ms": rec["p50_ms"],
+               "increasing in real time": bool(rec["increasing_in_real_time"])}
+        if faults is not None:
+            check_type("faults", faults, pd.DataFrame)
+            mine = faults[faults["scheme"] == scheme]
+            if len(mine):
+                row["increasing in real time"] &= bool(mine["increasing_in_real_time"].all())
+                row["unique under faults"] = bool(mine["unique"].all())
+        row.update({k: SCHEME_NOTES[scheme][k] for k in ("pros (notes)", "cons (notes)")})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(measured.attrs)
+    return out
+
+
+# -- 6. layouts and UUIDs ------------------------------------------------------------------------
+def _utc(ms: int) -> str:
+    t = _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.UTC)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def decode_table(ids: Iterable[int], layout: SnowflakeLayout = DEFAULT_LAYOUT) -> pd.DataFrame:
+    """The fields of each Snowflake ID, and the UTC time its timestamp stands for."""
+    check_type("layout", layout, SnowflakeLayout)
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids={ids!r} must be a list of ints")
+    rows = []
+    for i, id_ in enumerate(ids):
+        check_number(f"ids[{i}]", id_, min=0, max=(1 << 63) - 1, integer=True)
+        f = layout.decode(id_)
+        rows.append({"id": id_, "hex": f"{id_:016x}", "timestamp": f["timestamp"],
+                     "time_utc": _utc(f["unix_ms"]), "datacenter": f["datacenter_id"],
+                     "worker": f["worker_id"], "sequence": f["sequence"]})
+    return pd.DataFrame(rows)
+
+
+def layout_table(
+    layouts: Iterable[SnowflakeLayout] = (DEFAULT_LAYOUT, TWITTER_LAYOUT, UIDGENERATOR_LAYOUT),
+) -> pd.DataFrame:
+    """What each bit layout buys: lifetime, generators, IDs per second per generator."""
+    rows = []
+    for i, lay in enumerate(layouts):
+        check_type(f"layouts[{i}]", lay, SnowflakeLayout)
+        end_ms = lay.epoch_ms + (1 << lay.timestamp_bits) * lay.tick_ms
+        rows.append({
+            "layout": lay.name,
+            "bits (ts/dc/worker/seq)": f"{lay.timestamp_bits}/{lay.datacenter_bits}/"
+                                       f"{lay.worker_bits}/{lay.sequence_bits}",
+            "tick": f"{lay.tick_ms} ms" if lay.tick_ms < 1000 else f"{lay.tick_ms // 1000} s",
+            "epoch": _utc(lay.epoch_ms)[:10],
+            "years": round(lay.lifetime_years, 1),
+            "runs out": _utc(end_ms)[:4],
+            "generators": lay.generators,
+            "IDs/s per generator": int(lay.ids_per_second),
+        })
+    return pd.DataFrame(rows)
+
+
+def v1_wrap_ms(clock_base_unix_ms: int = SIM_START_UNIX_MS) -> float:
+    """Local ms after the simulation starts at which a version 1 UUID's ``time_low`` (its first 32
+    bits) wraps to 0 for the first time."""
+    ticks0 = clock_base_unix_ms * 10_000 + GREGORIAN_OFFSET_TICKS
+    return ((1 << 32) - (ticks0 & 0xFFFFFFFF)) / 10_000
+
+
+def uuid_table(seed: int = 0, n: int = 1000) -> pd.DataFrame:
+    """One row per UUID version (4, 1, 7), made by one node: an example, its size, whether ``n``
+    UUIDs made 1 ms apart come out sorted, and whether two made 1 ms before and 1 ms after
+    version 1's first ``time_low`` wrap (:func:`v1_wrap_ms`) are in order."""
+    import random as _random
+
+    from dslab.sim import derive_seed
+
+    check_seed(seed)
+    check_number("n", n, min=2, max=100_000, integer=True)
+    wrap = v1_wrap_ms()
+    rows = []
+    for version in (4, 1, 7):
+        gen = UuidGenerator(version, _random.Random(derive_seed(seed, f"uuid/v{version}")),
+                            node_id=(1 << 40) | 1)
+        made = [gen.next_uuid(float(k)) for k in range(n)]
+        before, after = gen.next_uuid(wrap - 1.0), gen.next_uuid(wrap + 1.0)
+        rows.append({
+            "version": version, "example": made[0], "characters": len(made[0]),
+            "bytes (binary)": 16, f"sorted ({n} made 1 ms apart)": made == sorted(made),
+            f"sorted across t={wrap / 1000:.1f} s": before < after,
+        })
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, v1_wrap_ms=wrap)
+    return out
+
+
+def collision_table(
+    counts: Iterable[float] = (1e6, 1e9, 1e12, 1e15, 1e18), bits: int = V4_RANDOM_BITS
+) -> pd.DataFrame:
+    """P(any two of ``n`` random UUIDs are equal) by the birthday bound, computed (not
+    simulated), plus how many give a one-in-a-billion and an even chance."""
+    check_number("bits", bits, min=1, integer=True)
+    if isinstance(counts, (str, bytes)) or not isinstance(counts, Iterable):
+        raise TypeError(f"counts={counts!r} must be a list of numbers")
+    rows = []
+    for i, n in enumerate(counts):
+        check_number(f"counts[{i}]", n, min=0)
+        rows.append({"uuids": f"{n:.3g}", "p_collision": f"{collision_probability(n, bits):.3g}"})
+    for p in (1e-9, 0.5):
+        rows.append({"uuids": f"{n_for_probability(p, bits):.3g}", "p_collision": f"{p:g}"})
+    out = pd.DataFrame(rows)
+    out.attrs["bits"] = bits
+    return out
+
+
+__all__ = [
+    "FAULTS",
+    "LAN",
+    "OP_COLUMNS",
+    "SCHEME_NOTES",
+    "collision_table",
+    "compare_schemes",
+    "comparison_table",
+    "decode_table",
+    "layout_table",
+    "leaf_startup",
+    "ordering_table",
+    "realtime_order",
+    "redis_persistence",
+    "rollback_sweep",
+    "run_ids",
+    "segment_fetches",
+    "segment_waste",
+    "snowflake_capacity",
+    "summarize",
+    "uuid_table",
+    "v1_wrap_ms",
+]
+
