@@ -29,6 +29,7 @@ from dslab.viz.style import (
     legend_outside,
     natural_key,
     new_axes,
+    pick_rows,
     run_end,
     shade_faults,
     span_legend_handles,
@@ -133,17 +134,7 @@ def spacetime(
     if hi < lo:
         raise ValueError(f"t1={t1!r} is before t0={lo!r}; pass a window with t0 <= t1")
     known = endpoints(h)
-    if nodes is None:
-        rows = known
-    else:
-        if isinstance(nodes, str) or not hasattr(nodes, "__iter__"):
-            raise TypeError(f"nodes={nodes!r} must be a list of node names")
-        rows = list(nodes)
-        for i, n in enumerate(rows):
-            if n not in known:
-                raise ValueError(
-                    f"nodes[{i}]={n!r} does not appear in this history; known: {known}"
-                )
+    rows = pick_rows("nodes", nodes, known, "does not appear in this history")
     y = {n: i for i, n in enumerate(rows)}
 
     def visible(m: MessageRecord) -> bool:

@@ -110,6 +110,20 @@ def empty_note(ax: Any, text: str) -> None:
 
 
 # -- shared helpers for figures of a history ------------------------------------------------------
+def pick_rows(param: str, requested: Any, known: list[Any], what: str) -> list[Any]:
+    """The rows a plot draws: ``known`` if ``requested`` is None, else ``requested`` checked
+    against ``known`` (``what`` says where a name must appear, for the error message)."""
+    if requested is None:
+        return list(known)
+    if isinstance(requested, str) or not hasattr(requested, "__iter__"):
+        raise TypeError(f"{param}={requested!r} must be a list of names")
+    rows = list(requested)
+    for i, name in enumerate(rows):
+        if name not in known:
+            raise ValueError(f"{param}[{i}]={name!r} {what}; known: {known}")
+    return rows
+
+
 def natural_key(name: Any) -> tuple[Any, ...]:
     """Sort key putting ``n2`` before ``n10`` (and ints before strings, deterministically)."""
     parts = re.split(r"(\d+)", str(name))

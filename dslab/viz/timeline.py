@@ -26,6 +26,7 @@ from dslab.viz.style import (
     legend_outside,
     natural_key,
     new_axes,
+    pick_rows,
     run_end,
     shade_faults,
     span_legend_handles,
@@ -87,17 +88,7 @@ def history_timeline(
     rows, h, seed = _rows(history)
     check_number("max_labels", max_labels, min=0, integer=True)
     known = sorted({r["process"] for r in rows}, key=natural_key)
-    if processes is None:
-        procs = known
-    else:
-        if isinstance(processes, str) or not hasattr(processes, "__iter__"):
-            raise TypeError(f"processes={processes!r} must be a list of process names")
-        procs = list(processes)
-        for i, p in enumerate(procs):
-            if p not in known:
-                raise ValueError(
-                    f"processes[{i}]={p!r} has no operation in this history; known: {known}"
-                )
+    procs = pick_rows("processes", processes, known, "has no operation in this history")
     y = {p: i for i, p in enumerate(procs)}
     rows = [r for r in rows if r["process"] in y]
 
