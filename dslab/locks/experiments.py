@@ -1,0 +1,345 @@
+"""Experiments of the distributed-lock chapter. Each returns pandas DataFrames and the runs'
+histories; the figures live in :mod:`dslab.locks.plots`.
+
+:func:`run_locks` runs one scenario: lock servers (one, a master with an async replica, or N
+independent Redlock instances), a storage service, clients that acquire / work / release, and
+scripted faults. The numbered experiments compare variants of it (the chapter's sections):
+
+1. :func:`deadlock` -- ``SETNX`` + ``DEL`` without expiry: a crashed holder blocks everyone forever;
+   with ``PX`` the lock frees itself.
+2. :func:`wrong_release` -- ``DEL`` releases someone else's lock; compare-and-delete does not.
+3. :func:`expiry_vs_work` -- a ttl shorter than the work gives two holders; the watchdog fixes it;
+   a GC pause longer than the ttl breaks it again.
+4. :func:`failover` -- master dies before replicating: two holders; Redlock survives a crash.
+5. :func:`redlock_faults` -- Redlock under a clock jump on one server and under a client pause.
+6. :func:`fencing` -- the same faults with a storage that checks fencing tokens.
+7. :func:`reentrancy` -- nested acquires by one holder; another holder is refused.
+
+Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
+release (or to the holder's crash); *overlap* is the time two holds of different clients
+intersect (:func:`dslab.check.mutual_exclusion`). *Lost updates* = accepted writes minus the final
+counter: each write meant "one more than what I read".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dslab._validate import check_choice, check_number, check_seed, check_type
+from dslab.check import mutual_exclusion
+from dslab.history import History
+from dslab.locks.client import LockClient
+from dslab.locks.redis import HLock, HUnlock, RedisLockServer
+from dslab.locks.storage import FencedStorage
+from dslab.sim import Sim, Uniform
+
+#: One datacenter: 0.5 to 1.5 ms one way.
+LAN = Uniform(0.5, 1.5)
+MODES = ("single", "replicated", "redlock")
+FAULT_VERBS = ("pause_client", "crash_client", "crash", "clock_jump", "cut", "failover")
+HOLD_COLUMNS = ["holder", "start_ms", "end_ms", "token", "fence"]
+
+Run = tuple[pd.DataFrame, History]
+
+
+def _per_client(name: str, value: Any, n: int) -> list[float]:
+    vals = list(value) if isinstance(value, list | tuple) else [value] * n
+    if len(vals) != n:
+        raise ValueError(f"{name}={value!r} is not allowed; give one value or {n} (one per client)")
+    for i, v in enumerate(vals):
+        check_number(f"{name}[{i}]", v, min=0)
+    return [float(v) for v in vals]
+
+
+def _check_faults(faults: Any) -> list[dict]:
+    if not isinstance(faults, list | tuple):
+        raise TypeError(f"faults={faults!r} must be a list of dicts like "
+                        "{'verb': 'pause_client', 'client': 'c1', 'at': 50, 'duration_ms': 300}")
+    out = []
+    for i, f in enumerate(faults):
+        check_type(f"faults[{i}]", f, dict)
+        check_choice(f"faults[{i}]['verb']", f.get("verb"), FAULT_VERBS)
+        check_number(f"faults[{i}]['at']", f.get("at", 0.0), min=0)
+        out.append(f)
+    return out
+
+
+def run_locks(
+    seed: int = 1,
+    *,
+    mode: str = "single",
+    clients: int = 2,
+    ttl_ms: float | None = 100.0,
+    release: str = "cad",
+    watchdog: bool = False,
+    fencing: bool = False,
+    work_ms: float | list[float] = 50.0,
+    start_ms: float | list[float] = 0.0,
+    rounds: int = 1,
+    think_ms: float = 10.0,
+    retry_ms: float = 10.0,
+    acquire_timeout_ms: float | None = None,
+    servers: int = 5,
+    repl_interval_ms: float = 50.0,
+    faults: list[dict] | tuple = (),
+    duration_ms: float = 1000.0,
+) -> Run:
+    """Run one lock scenario; return ``(holds, history)``.
+
+    ``holds`` has one row per hold (:data:`HOLD_COLUMNS`) and ``holds.attrs["summary"]`` the
+    figures of :func:`summarize`. ``faults`` are dicts with a ``verb`` in :data:`FAULT_VERBS` and
+    an ``at`` (true ms): ``pause_client`` (``client``, ``duration_ms``), ``crash_client``
+    (``client``), ``crash`` (``node``), ``clock_jump`` (``node``, ``delta_ms``), ``cut``
+    (``a``, ``b``: a link between a client and a server), ``failover`` (the clients switch to the
+    replica ``r1``, as Redis Sentinel would promote it).
+    """
+    check_seed(seed)
+    check_choice("mode", mode, MODES)
+    check_number("clients", clients, min=1, max=26, integer=True)
+    check_number("rounds", rounds, min=1, integer=True)
+    check_number("servers", servers, min=1, max=15, integer=True)
+    check_number("duration_ms", duration_ms, min=0, min_inclusive=False)
+    check_number("think_ms", think_ms, min=0)
+    check_type("fencing", fencing, bool)
+    works = _per_client("work_ms", work_ms, clients)
+    starts = _per_client("start_ms", start_ms, clients)
+    faults = _check_faults(faults)
+
+    sim = Sim(seed=seed, latency=LAN)
+    if mode == "single":
+        names = ["s1"]
+        sim.add_node("s1", RedisLockServer)
+    elif mode == "replicated":
+        names = ["m1"]
+        sim.add_node("m1", lambda: RedisLockServer(replica="r1",
+                                                   repl_interval_ms=repl_interval_ms))
+        sim.add_node("r1", RedisLockServer)
+    else:
+        names = [f"s{i + 1}" for i in range(servers)]
+        for n in names:
+            sim.add_node(n, RedisLockServer)
+    sim.add_node("store", lambda: FencedStorage(fencing=fencing))
+    lcs = []
+    for i in range(clients):
+        lc = LockClient(sim, f"c{i + 1}", names, ttl_ms=ttl_ms, release=release,
+                        watchdog=watchdog, redlock=mode == "redlock", storage="store",
+                        retry_ms=retry_ms, acquire_timeout_ms=acquire_timeout_ms,
+                        rpc_timeout_ms=5.0 if mode == "redlock" else 20.0)
+        lcs.append(lc)
+    by_name = {lc.name: lc for lc in lcs}
+    for i, f in enumerate(faults):
+        at = float(f.get("at", 0.0))
+        verb = f["verb"]
+        try:
+            if verb == "pause_client":
+                by_name[f["client"]].pause(f["duration_ms"], at=at)
+            elif verb == "crash_client":
+                by_name[f["client"]].crash(at=at)
+            elif verb == "crash":
+                sim.crash(f["node"], at=at)
+            elif verb == "clock_jump":
+                sim.clock_jump(f["node"], f["delta_ms"], at=at)
+            elif verb == "cut":
+                sim.cut(f["a"], f["b"], at=at)
+            elif verb == "failover":
+                if mode != "replicated":
+                    raise ValueError(f"faults[{i}] verb='failover' needs mode='replicated', "
+                                     f"not mode={mode!r}")
+                sim.process(_failover(sim, lcs, at))
+        except KeyError as exc:
+            raise ValueError(f"faults[{i}]={f!r} is missing {exc} or names an unknown client; "
+                             f"clients are {sorted(by_name)}") from None
+    for lc, w, s in zip(lcs, works, starts, strict=True):
+        sim.process(lc.run(start_ms=s, rounds=rounds, work_ms=w, think_ms=think_ms))
+    sim.run(until=duration_ms)
+    store = sim.handler("store")
+    holds = lock_holds(sim.history, end_ms=duration_ms)
+    holds.attrs["summary"] = summarize(holds, sim.history, store)
+    holds.attrs["seed"] = seed
+    holds.attrs["duration_ms"] = float(duration_ms)
+    return holds, sim.history
+
+
+def _failover(sim: Sim, lcs: list[LockClient], at: float):
+    yield sim.sleep(at - sim.now)
+    for lc in lcs:
+        lc.primary = "r1"
+    sim.history.fault(sim.now, "failover", node="r1")
+
+
+def lock_holds(history: History, end_ms: float | None = None) -> pd.DataFrame:
+    """The holds of ``history``: from an ``acquire`` ``ok`` to the holder's next ``release``
+    invocation, or to its crash, or (never released) to ``end_ms`` (default: the last op)."""
+    if end_ms is None:
+        end_ms = max((op.time for op in history.ops), default=0.0)
+    crashes = {f.args.get("node"): f.time for f in history.faults if f.verb == "crash"}
+    open_: dict[Any, Any] = {}
+    rows = []
+    for op in history.ops:
+        if op.f == "acquire" and op.type == "ok" and op.process not in open_:
+            open_[op.process] = op
+        elif op.f == "release" and op.type == "invoke" and op.process in open_:
+            g = open_.pop(op.process)
+            rows.append([g.process, g.time, op.time, g.value["token"], g.value["fence"]])
+    for who, g in open_.items():
+        end = min(end_ms, crashes.get(who, end_ms))
+        rows.append([who, g.time, max(end, g.time), g.value["token"], g.value["fence"]])
+    rows.sort(key=lambda r: (r[1], r[0]))
+    return pd.DataFrame(rows, columns=HOLD_COLUMNS)
+
+
+def summarize(holds: pd.DataFrame, history: History, store: Any = None) -> dict[str, Any]:
+    """Acquisitions, overlaps (count, total ms), the checker's verdict, and the storage's
+    accepted / rejected writes, final counter and lost updates."""
+    verdict = mutual_exclusion(holds[["holder", "start_ms", "end_ms"]].to_dict("records"))
+    out = {
+        "acquisitions": len(holds),
+        "overlaps": len(verdict.overlaps),
+        "overlap_ms": round(sum(o["overlap_ms"] for o in verdict.overlaps), 3),
+        "mutual_exclusion": verdict.valid,
+        "renewals_refused": sum(e.name == "renewal_refused" for e in history.events),
+        "foreign_deletes": sum(e.name == "deleted_foreign_lock" for e in history.events),
+    }
+    if store is not None:
+        final = store.data.get("counter", 0)
+        out.update(writes_accepted=store.accepted, writes_rejected=store.rejected,
+                   final_counter=final, lost_updates=store.accepted - final)
+    return out
+
+
+def compare(variants: dict[str, dict], seed: int = 1) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """Run each variant (``label -> run_locks kwargs``); one summary row per variant."""
+    check_type("variants", variants, dict)
+    runs = {label: run_locks(seed, **kw) for label, kw in variants.items()}
+    table = pd.DataFrame([{"variant": k, **h.attrs["summary"]} for k, (h, _) in runs.items()])
+    return table, runs
+
+
+# -- the chapter's experiments --------------------------------------------------------------------
+def deadlock(seed: int = 1, ttl_ms: float = 200.0) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """c1 takes the lock and crashes while working; c2 keeps trying."""
+    base = dict(clients=2, start_ms=[0.0, 5.0], work_ms=100.0, duration_ms=800.0,
+                faults=[{"verb": "crash_client", "client": "c1", "at": 30.0}])
+    return compare({"SETNX + DEL, no expiry": dict(base, ttl_ms=None),
+                    f"SET NX PX {ttl_ms:g}": dict(base, ttl_ms=ttl_ms)}, seed)
+
+
+def wrong_release(seed: int = 1) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """ttl 100 ms; c1 works 150 ms, so its lock expires and c2 takes it; then c1 releases while
+    c3 is waiting (c2 and c3 work 80 and 60 ms, within the ttl)."""
+    base = dict(clients=3, ttl_ms=100.0, work_ms=[150.0, 80.0, 60.0], start_ms=[0.0, 20.0, 110.0],
+                duration_ms=350.0)
+    return compare({"DEL": dict(base, release="del"),
+                    "compare-and-delete": dict(base, release="cad")}, seed)
+
+
+def expiry_vs_work(seed: int = 1, pause_ms: float = 300.0,
+                   ttl_ms: float = 100.0) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """ttl shorter than the 250 ms of work; then the watchdog; then a GC pause of c1."""
+    check_number("pause_ms", pause_ms, min=0)
+    base = dict(clients=2, ttl_ms=ttl_ms, work_ms=250.0, start_ms=[0.0, 20.0], duration_ms=500.0)
+    pause = [{"verb": "pause_client", "client": "c1", "at": 50.0, "duration_ms": pause_ms}]
+    return compare({"ttl < work": base,
+                    "watchdog": dict(base, watchdog=True),
+                    f"watchdog + {pause_ms:g} ms GC pause": dict(base, watchdog=True,
+                                                                 faults=pause)}, seed)
+
+
+def failover(seed: int = 1) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """The master (or one Redlock server) crashes 10 ms after c1 took the lock."""
+    base = dict(clients=2, ttl_ms=1000.0, work_ms=300.0, start_ms=[0.0, 20.0], duration_ms=800.0)
+    return compare({
+        "master + async replica, failover": dict(
+            base, mode="replicated",
+            faults=[{"verb": "crash", "node": "m1", "at": 10.0},
+                    {"verb": "failover", "at": 60.0}]),
+        "Redlock, 5 servers, s1 crashes": dict(
+            base, mode="redlock", faults=[{"verb": "crash", "node": "s1", "at": 10.0}]),
+    }, seed)
+
+
+def redlock_faults(seed: int = 1, jump_ms: float = 600.0,
+                   pause_ms: float = 700.0) -> tuple[pd.DataFrame, dict[str, Run]]:
+    """Redlock, ttl 500 ms, work 300 ms. (a) c1 cannot reach s4, s5; s3's clock jumps forward.
+    (b) c1 is paused for ``pause_ms`` right after acquiring."""
+    check_number("jump_ms", jump_ms)
+    check_number("pause_ms", pause_ms, min=0)
+    base = dict(mode="redlock", clients=2, ttl_ms=500.0, work_ms=300.0, start_ms=[0.0, 150.0],
+                duration_ms=900.0)
+    cuts = [{"verb": "cut", "a": "c1", "b": s, "at": 0.0} for s in ("s4", "s5")]
+    jump = [{"verb": "clock_jump", "node": "s3", "delta_ms": jump_ms, "at": 100.0}]
+    pause = [{"verb": "pause_client", "client": "c1", "at": 50.0, "duration_ms": pause_ms}]
+    return compare({f"c1 cannot reach s4, s5; s3's clock jumps +{jump_ms:g} ms":
+                    dict(base, faults=cuts + jump),
+                    f"c1 paused {pause_ms:g} ms": dict(base, faults=pause)}, seed)
+
+
+FENCING_FAULTS = {
+    "ttl < work": dict(ttl_ms=100.0, work_ms=250.0),
+    "GC pause (watchdog on)": dict(ttl_ms=100.0, work_ms=250.0, watchdog=True, faults=[
+        {"verb": "pause_client", "client": "c1", "at": 50.0, "duration_ms": 300.0}]),
+    "clock jump on the server": dict(ttl_ms=500.0, work_ms=300.0, start_ms=[0.0, 150.0], faults=[
+        {"verb": "clock_jump", "node": "s1", "delta_ms": 600.0, "at": 100.0}]),
+}
+
+
+def fencing(seed: int = 1, scenarios: Iterable[str] | None = None) -> tuple[pd.DataFrame,
+                                                                          dict[str, Run]]:
+    """Each scenario of :data:`FENCING_FAULTS`, without and with fencing tokens."""
+    names = list(FENCING_FAULTS) if scenarios is None else list(scenarios)
+    for i, n in enumerate(names):
+        check_choice(f"scenarios[{i}]", n, list(FENCING_FAULTS))
+    variants = {}
+    for n in names:
+        kw = dict(dict(clients=2, start_ms=[0.0, 20.0], duration_ms=600.0), **FENCING_FAULTS[n])
+        variants[f"{n}, no fencing"] = dict(kw, fencing=False)
+        variants[f"{n}, fencing"] = dict(kw, fencing=True)
+    table, runs = compare(variants, seed)
+    table.insert(1, "fencing", [k.endswith(", fencing") for k in variants])
+    return table, runs
+
+
+def reentrancy(seed: int = 1) -> pd.DataFrame:
+    """c1 locks twice (count 2), c2 is refused, c1 unlocks twice, then c2 gets it."""
+    check_seed(seed)
+    sim = Sim(seed=seed, latency=LAN)
+    sim.add_node("s1", RedisLockServer)
+    c1, c2 = sim.add_client("c1"), sim.add_client("c2")
+    steps = [(c1, HLock("lock", "c1", 1000.0)), (c1, HLock("lock", "c1", 1000.0)),
+             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
+             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
+             (c2, HLock("lock", "c2", 1000.0))]
+    rows = []
+
+    def script():
+        for who, body in steps:
+            r = yield from who.call("s1", body, timeout_ms=20.0)
+            held = sim.handler("s1").keys.get("lock")
+            rows.append({"t_ms": round(sim.now, 3), "client": who.name,
+                         "command": type(body).__name__, "result": r.type,
+                         "count": r.value, "server hash": dict(held.value) if held else {}})
+
+    sim.run(until=sim.process(script()))
+    df = pd.DataFrame(rows)
+    df["count"] = df["count"].astype("Int64")
+    return df
+
+
+def safety_sweep(seeds: Iterable[int] = range(30), *, progress: bool = False,
+                 **kwargs: Any) -> pd.DataFrame:
+    """:func:`run_locks` over many seeds (default: 3 clients, 5 rounds, random-ish work below
+    the ttl, watchdog on); one summary row per seed."""
+    check_type("progress", progress, bool)
+    seeds = list(seeds)
+    kw = dict(clients=3, rounds=5, ttl_ms=60.0, watchdog=True, work_ms=[40.0, 90.0, 150.0],
+              start_ms=[0.0, 3.0, 7.0], duration_ms=3000.0)
+    kw.update(kwargs)
+    rows = []
+    for s in tqdm(seeds, disable=not progress, desc="seeds"):
+        holds, _ = run_locks(s, **kw)
+        rows.append({"seed": s, **holds.attrs["summary"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,116 @@
+"""Figures of the distributed-lock chapter.
+
+:func:`plot_holds` draws, for each run, one row per client and a bar per hold of the lock in
+**true** time (the holder believed it held the lock from the acquire's ``ok`` to its release).
+Overlaps (two holders at once) are shaded red over the full height; client pauses and crashes are
+hatched / shaded on the client's row, server crashes over the full height; clock jumps are dotted
+vertical lines. Writes to the storage service are dots (accepted) or crosses (rejected as stale).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from dslab.check import mutual_exclusion
+from dslab.viz.style import (
+    OUTCOME_COLORS,
+    fault_spans,
+    legend_outside,
+    natural_key,
+    new_axes,
+    shade_faults,
+    span_legend_handles,
+)
+
+HOLD_COLOR = "#1e88e5"
+OVERLAP_COLOR = "#e53935"
+JUMP_COLOR = "#6a1b9a"
+WAIT_COLOR = "#9e9e9e"
+
+
+def _draw(ax: Any, label: str, holds: Any, history: Any, t1: float | None) -> list[Any]:
+    clients = sorted({op.process for op in history.ops}, key=natural_key)
+    rows = {c: i for i, c in enumerate(clients)}
+    end = t1 if t1 is not None else holds.attrs.get("duration_ms") or max(
+        [f.time for f in history.faults] + [op.time for op in history.ops] + [1.0])
+    ax.set_xlim(0.0, end)
+    ax.set_ylim(-0.6, len(clients) - 0.4)
+    ax.set_yticks(range(len(clients)), clients)
+    ax.invert_yaxis()
+    waits = {}
+    for op in history.ops:  # waiting to acquire: from the invocation to its outcome
+        if op.f == "acquire" and op.type == "invoke":
+            waits[op.process] = op.time
+        elif op.f == "acquire" and op.process in waits:
+            start = waits.pop(op.process)
+            ax.plot([start, op.time], [rows[op.process]] * 2, color=WAIT_COLOR, lw=2, zorder=1.5)
+    for who, start in waits.items():
+        ax.plot([start, end], [rows[who]] * 2, color=WAIT_COLOR, lw=2, zorder=1.5)
+    for h in holds.itertuples():
+        y = rows[h.holder]
+        ax.barh(y, h.end_ms - h.start_ms, left=h.start_ms, height=0.5, color=HOLD_COLOR,
+                alpha=0.85, zorder=2, gid="hold")
+        tag = f"fence {h.fence}" if h.fence is not None and h.fence == h.fence else h.holder
+        ax.text(h.start_ms + 2, y, tag, va="center", ha="left", fontsize=7, color="white",
+                zorder=3, clip_on=True)
+    verdict = mutual_exclusion(holds[["holder", "start_ms", "end_ms"]].to_dict("records"))
+    for o in verdict.overlaps:
+        ax.axvspan(o["start_ms"], o["end_ms"], color=OVERLAP_COLOR, alpha=0.25, zorder=1,
+                   gid="overlap")
+    # client pauses and crashes only: the network cuts of a scenario are named in its label
+    spans = [s for s in fault_spans(history, end=end)
+             if s.kind != "network" and any(n in rows for n in s.nodes)]
+    shade_faults(ax, spans, rows, annotate=False)
+    handles = [Patch(color=HOLD_COLOR, label="holds the lock"),
+               Line2D([], [], color=WAIT_COLOR, lw=2, label="waiting to acquire")]
+    if verdict.overlaps:
+        handles.append(Patch(color=OVERLAP_COLOR, alpha=0.25, label="two holders at once"))
+    handles += span_legend_handles(spans)
+    for f in history.faults:
+        if f.verb in ("clock_jump", "crash", "failover") and f.args.get("node") not in rows:
+            color = JUMP_COLOR if f.verb == "clock_jump" else "#424242"
+            text = {"clock_jump": f"{f.args.get('node')} clock {f.args.get('delta_ms', 0):+g} ms",
+                    "crash": f"{f.args.get('node')} crashes",
+                    "failover": f"failover to {f.args.get('node')}"}[f.verb]
+            ax.axvline(f.time, color=color, linestyle=":", linewidth=1.5, zorder=4)
+            ax.text(f.time, -0.55, " " + text, fontsize=7, color=color, va="top", ha="left",
+                    zorder=5)
+    marks = {"ok": False, "fail": False}
+    for op in history.ops:
+        if op.f == "write" and op.type in marks:
+            ok = op.type == "ok"
+            ax.plot(op.time, rows[op.process] + 0.33, "o" if ok else "x", ms=6, mew=2,
+                    color=OUTCOME_COLORS["ok" if ok else "fail"], zorder=6)
+            marks[op.type] = True
+    if marks["ok"]:
+        handles.append(Line2D([], [], marker="o", ls="", color=OUTCOME_COLORS["ok"],
+                              label="write accepted"))
+    if marks["fail"]:
+        handles.append(Line2D([], [], marker="x", ls="", mew=2, color=OUTCOME_COLORS["fail"],
+                              label="write rejected (stale token)"))
+    return handles
+
+
+def plot_holds(runs: dict[str, tuple[Any, Any]], *, t1: float | None = None):
+    """One panel per run (``label -> (holds, history)``, as returned by the experiments), stacked,
+    sharing the time axis. Returns the figure."""
+    if not isinstance(runs, dict) or not runs:
+        raise TypeError(f"runs={runs!r} must be a non-empty dict label -> (holds, history)")
+    n = len(runs)
+    fig, axes = plt.subplots(n, 1, figsize=(9.0, 1.1 + 1.25 * n + 0.25 * n), sharex=True,
+                             layout="constrained", squeeze=False)
+    seen: dict[str, Any] = {}
+    for ax, (label, (holds, history)) in zip(axes[:, 0], runs.items(), strict=True):
+        new_axes(label, seed=history.seed, xlabel="", ylabel="client", ax=ax)
+        ax.set_title(ax.get_title(), fontsize=10, loc="left")
+        ax.set_title("")
+        for h in _draw(ax, label, holds, history, t1):
+            seen.setdefault(h.get_label(), h)
+        ax.grid(axis="y", visible=False)
+    axes[-1, 0].set_xlabel("true time (ms)")
+    legend_outside(axes[0, 0], list(seen.values()))
+    return fig

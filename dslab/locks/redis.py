@@ -1,0 +1,267 @@
+"""A Redis-like lock server: ``SET key value NX PX ttl``, ``GET``, ``DEL``, the Lua release,
+renewal, a reentrant hash lock, fencing tokens, and asynchronous replication to a replica.
+
+Rules (the notes' section "基于 Redis 实现分布式锁"; Redis docs, "Distributed locks with Redis"):
+
+1. **Mutual exclusion** (互斥) comes from ``SET key value NX``: set only if the key does not exist.
+   The reply is a *definite* failure (``error="held"``) when someone else holds it.
+2. **Expiry** (过期时间): ``PX ttl`` is set in the same command (atomic, as the notes insist). The
+   server judges expiry on its **own local clock** (``ctx.now()``), lazily, whenever a command
+   touches the key, as Redis does. A clock that jumps forward expires keys early: that is how
+   a clock fault breaks a lock (Kleppmann 2016).
+3. **Release only your own lock**: ``DEL`` deletes whatever is there, also a lock that expired and
+   was taken by someone else. :meth:`RedisLockServer.compare_and_delete` is the notes' Lua script
+   (``if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1])``): it
+   deletes only when the value is the caller's random token.
+4. **Renewal** (Redisson's watchdog, 看门狗): :class:`PExpireIfMine` resets the ttl only if the
+   value is still the caller's.
+5. **Reentrancy** (可重入): :class:`HLock` / :class:`HUnlock` keep ``holder -> count`` under the
+   key, as Redisson's ``RLock`` does with a Redis hash: the same holder may lock again (count + 1),
+   anyone else is refused until the count drops back to 0.
+6. **Fencing tokens**: each successful lock grant of a key increments a per-key counter and returns
+   it (``body={"fence": n}``); a storage service can reject writes carrying an older token
+   (:mod:`dslab.locks.storage`).
+7. **Asynchronous replication** (Redis 集群, 异步同步): with ``replica=`` set, the master buffers
+   its changes and ships them every ``repl_interval_ms``, *after* replying to the client. If the
+   master dies before shipping, the replica never learns of the lock, and after a failover a
+   second client can take it: two holders.
+
+Map to the code: commands are frozen dataclasses sent inside :class:`dslab.core.Request`; the
+handler answers with :class:`dslab.core.Response` (``ok=False``: definitely not done).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from dslab._validate import check_number, check_type
+from dslab.core import Context, Handler, Request, Response
+
+REPL_TIMER = "replicate"
+
+
+# --- commands -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SetNX:
+    """``SET key value NX [PX px_ms]`` (``px_ms=None``: no expiry, the naive ``SETNX``)."""
+
+    key: str
+    value: str
+    px_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Del:
+    """``DEL key``: deletes whatever value is there (the unsafe release)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompareAndDelete:
+    """The Lua release: delete ``key`` only if its value is ``value``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class PExpireIfMine:
+    """Renewal: ``PEXPIRE key px_ms`` only if the value is still ``value``."""
+
+    key: str
+    value: str
+    px_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class HLock:
+    """Reentrant acquire: ``holder``'s count + 1 if free or already ``holder``'s."""
+
+    key: str
+    holder: str
+    px_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HUnlock:
+    """Reentrant release: ``holder``'s count - 1; the key is deleted when it reaches 0."""
+
+    key: str
+    holder: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replicate:
+    """Master -> replica: the new state of ``key`` (``value=None``: deleted); ``ttl_ms`` is the
+    time left on the master's clock, re-based on the replica's own clock."""
+
+    key: str
+    value: Any
+    ttl_ms: float | None
+    fence: int
+
+
+@dataclass(slots=True)
+class Entry:
+    value: Any  # a token string, or {holder: count} for a reentrant lock
+    expires_at: float | None  # on this server's local clock
+
+
+class RedisLockServer(Handler):
+    """One Redis instance serving lock commands (see the module rules).
+
+    ``replica``: name of a replica node to ship changes to, every ``repl_interval_ms``.
+    State is in memory only (a crash loses every key, like Redis without persistence).
+    """
+
+    def __init__(self, *, replica: str | None = None, repl_interval_ms: float = 50.0) -> None:
+        if replica is not None:
+            check_type("replica", replica, str)
+        check_number("repl_interval_ms", repl_interval_ms, min=0, min_inclusive=False)
+        self.replica = replica
+        self.repl_interval_ms = float(repl_interval_ms)
+        self.keys: dict[str, Entry] = {}
+        self.fence: dict[str, int] = {}
+        self.pending: set[str] = set()  # keys changed but not yet shipped to the replica
+        self.timer_armed = False
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def live(self, ctx: Context, key: str) -> Entry | None:
+        """The entry of ``key``, after expiring it if its deadline has passed on *our* clock."""
+        e = self.keys.get(key)
+        if e is not None and e.expires_at is not None and ctx.now() >= e.expires_at:
+            del self.keys[key]
+            ctx.log("expired", key=key, value=e.value)
+            self._changed(ctx, key)
+            return None
+        return e
+
+    def _expiry(self, ctx: Context, px_ms: float | None) -> float | None:
+        return None if px_ms is None else ctx.now() + px_ms
+
+    def _grant(self, ctx: Context, key: str) -> int:
+        self.fence[key] = self.fence.get(key, 0) + 1
+        return self.fence[key]
+
+    def _changed(self, ctx: Context, key: str) -> None:
+        if self.replica is not None:
+            self.pending.add(key)
+
+    def _snapshot(self, ctx: Context, key: str) -> Replicate:
+        """What the replica must know of ``key`` now (the ttl left on our clock)."""
+        e = self.keys.get(key)
+        ttl = None if e is None or e.expires_at is None else max(e.expires_at - ctx.now(), 0.0)
+        value = None if e is None else copy.deepcopy(e.value)
+        return Replicate(key, value, ttl, self.fence.get(key, 0))
+
+    # -- the commands ----------------------------------------------------------------------------
+    def set_nx(self, ctx: Context, key: str, value: str, px_ms: float | None) -> int | None:
+        """``SET key value NX PX px_ms``: the new fencing token, or ``None`` if the key is held."""
+        if self.live(ctx, key) is not None:
+            return None
+        self.keys[key] = Entry(value, self._expiry(ctx, px_ms))
+        return self._grant(ctx, key)
+
+    def compare_and_delete(self, ctx: Context, key: str, value: str) -> bool:
+        """The Lua release script: delete ``key`` only if it still holds *my* ``value``."""
+        entry = self.live(ctx, key)
+        if entry is None or entry.value != value:
+            return False  # expired, or someone else's lock now: leave it alone
+        del self.keys[key]
+        return True
+
+    def pexpire_if_mine(self, ctx: Context, key: str, value: str, px_ms: float) -> bool:
+        entry = self.live(ctx, key)
+        if entry is None or entry.value != value:
+            return False
+        entry.expires_at = ctx.now() + px_ms
+        return True
+
+    def hlock(self, ctx: Context, key: str, holder: str, px_ms: float | None) -> int | None:
+        """Reentrant acquire: the holder's new count, or ``None`` if another holder has it."""
+        entry = self.live(ctx, key)
+        if entry is None:
+            entry = self.keys[key] = Entry({}, None)
+            self._grant(ctx, key)
+        if not isinstance(entry.value, dict) or (entry.value and holder not in entry.value):
+            return None
+        entry.value[holder] = entry.value.get(holder, 0) + 1
+        entry.expires_at = self._expiry(ctx, px_ms)
+        return entry.value[holder]
+
+    def hunlock(self, ctx: Context, key: str, holder: str) -> int | None:
+        """Reentrant release: the holder's count left (0: released), ``None`` if not its lock."""
+        entry = self.live(ctx, key)
+        if entry is None or not isinstance(entry.value, dict) or holder not in entry.value:
+            return None
+        entry.value[holder] -= 1
+        left = entry.value[holder]
+        if left == 0:
+            del self.keys[key]
+        return left
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def on_message(self, ctx: Context, src: str, msg: Any) -> None:
+        if isinstance(msg, Replicate):
+            self._apply_replica(ctx, msg)
+            return
+        if not isinstance(msg, Request):
+            return
+        body = msg.body
+        ok, out, err = True, None, None
+        if isinstance(body, SetNX):
+            fence = self.set_nx(ctx, body.key, body.value, body.px_ms)
+            ok, out, err = fence is not None, {"fence": fence}, None if fence else "held"
+        elif isinstance(body, Get):
+            e = self.live(ctx, body.key)
+            out = None if e is None else e.value
+        elif isinstance(body, Del):
+            e = self.live(ctx, body.key)
+            out = None if e is None else e.value  # the value it deleted (maybe not the caller's)
+            self.keys.pop(body.key, None)
+        elif isinstance(body, CompareAndDelete):
+            ok = self.compare_and_delete(ctx, body.key, body.value)
+            err = None if ok else "not_owner"
+        elif isinstance(body, PExpireIfMine):
+            ok = self.pexpire_if_mine(ctx, body.key, body.value, body.px_ms)
+            err = None if ok else "not_owner"
+        elif isinstance(body, HLock):
+            count = self.hlock(ctx, body.key, body.holder, body.px_ms)
+            ok, out, err = count is not None, count, None if count is not None else "held"
+        elif isinstance(body, HUnlock):
+            left = self.hunlock(ctx, body.key, body.holder)
+            ok, out, err = left is not None, left, None if left is not None else "not_owner"
+        else:
+            ok, err = False, f"unknown command {type(body).__name__}"
+        key = getattr(body, "key", None)
+        if ok and key is not None and not isinstance(body, Get):
+            self._changed(ctx, key)
+        ctx.send(src, Response(msg.id, ok, out, err))  # reply first: replication is async
+        if self.pending and self.replica is not None and not self.timer_armed:
+            ctx.set_timer(REPL_TIMER, self.repl_interval_ms)
+            self.timer_armed = True
+
+    def on_timer(self, ctx: Context, name: str) -> None:
+        if name != REPL_TIMER:
+            return
+        self.timer_armed = False
+        for key in sorted(self.pending):
+            ctx.send(self.replica, self._snapshot(ctx, key))
+        self.pending.clear()
+
+    def _apply_replica(self, ctx: Context, msg: Replicate) -> None:
+        if msg.value is None:
+            self.keys.pop(msg.key, None)
+        else:
+            exp = None if msg.ttl_ms is None else ctx.now() + msg.ttl_ms
+            self.keys[msg.key] = Entry(msg.value, exp)
+        self.fence[msg.key] = max(self.fence.get(msg.key, 0), msg.fence)
+        ctx.log("replicated", key=msg.key, value=msg.value)
