@@ -1,0 +1,199 @@
+"""Figures of the ZooKeeper chapter. Each returns a matplotlib Figure with labelled axes (units)
+and the seed in its title."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dslab._validate import check_type
+from dslab.viz import cdf, spacetime
+from dslab.viz.style import new_axes
+
+STATE_COLORS = {
+    "leading": "#2a9d8f",
+    "following": "#8ab6d6",
+    "looking": "#e9c46a",
+    "crashed": "#bbbbbb",
+}
+
+
+def _frame(df: Any, name: str = "df") -> pd.DataFrame:
+    return check_type(name, df, pd.DataFrame)
+
+
+def plot_election(df: pd.DataFrame, title: str = "Who wins the election after the leader crashes"):
+    """One bar per server: its last zxid's counter (the label: epoch:counter, myid), coloured
+    by its state after the election."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="server (myid)",
+        ylabel="last zxid before the crash (counter)",
+        figsize=(7.0, 3.6),
+    )
+    counters = [int(z) & 0xFFFFFFFF for z in df["zxid"]]
+    colors = [STATE_COLORS.get(s, "#999999") for s in df["state"]]
+    ax.bar(
+        [f"{s} ({i})" for s, i in zip(df["server"], df["myid"], strict=True)],
+        counters,
+        color=colors,
+        edgecolor="black",
+    )
+    for x, (c, z, st) in enumerate(zip(counters, df["last_zxid"], df["state"], strict=True)):
+        ax.text(x, c + 0.1, f"{z}\n{st}", ha="center", va="bottom", fontsize=9)
+    ax.set_ylim(0, max(counters + [1]) * 1.45)
+    return fig
+
+
+def plot_recovery(df: pd.DataFrame, title: str = "Time to replace a crashed leader"):
+    """Empirical CDF of the time from the leader's crash to an established new leader."""
+    df = _frame(df)
+    return cdf(
+        {"recovery": list(df["recovery_ms"])},
+        xlabel="crash to established leader (ms)",
+        title=title,
+        seed=df.attrs.get("seed"),
+    )
+
+
+def plot_write_path(history: Any, window: tuple[float, float], nodes: list[str] | None = None):
+    """The space-time diagram of one write: Request, Forward, Proposal, Ack, Commit, Response."""
+    return spacetime(
+        history,
+        nodes=nodes,
+        t0=window[0],
+        t1=window[1],
+        labels=True,
+        title="One write: PROPOSAL, ACK from a quorum, COMMIT",
+    )
+
+
+def plot_stale_reads(df: pd.DataFrame, title: str = "Reads from a lagging follower"):
+    """Per write: the value written, what the follower returned at once, and after ``sync``."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="write number",
+        ylabel="value of /x",
+        figsize=(7.0, 3.6),
+    )
+    ax.plot(df["written"], df["written"], "k-", lw=1, label="value written (acknowledged)")
+    ax.plot(df["written"], df["read"], "o", color="#e76f51", label="read right after the write")
+    ax.plot(
+        df["written"], df["read_after_sync"], "x", color="#264653", ms=9, label="read after sync"
+    )
+    ax.legend(loc="upper left")
+    return fig
+
+
+def plot_session(df: pd.DataFrame, title: str = "A silent client's session expires"):
+    """The expiry timeline: one marker per step, on true time."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title, seed=df.attrs.get("seed"), xlabel="time (ms)", ylabel="", figsize=(8.0, 3.4)
+    )
+    ys = list(range(len(df)))[::-1]
+    ax.scatter(df["time_ms"], ys, color="#264653", zorder=3)
+    for y, (what, t) in zip(ys, zip(df["what"], df["time_ms"], strict=True), strict=True):
+        ax.annotate(
+            f"{what}  ({t:.0f} ms)",
+            (t, y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    timeout = df.attrs.get("session_timeout_ms")
+    ax.set_yticks([])
+    ax.set_ylim(-0.7, len(df) - 0.3)
+    ax.set_xlim(0, df["time_ms"].max() * 1.7)
+    if timeout:
+        last = df["time_ms"].iloc[1]
+        ax.axvspan(
+            last,
+            last + timeout,
+            color="#e9c46a",
+            alpha=0.3,
+            label=f"session timeout ({timeout:g} ms) after the last ping",
+        )
+        ax.legend(loc="upper right")
+    return fig
+
+
+def plot_herd(df: pd.DataFrame, title: str = "Watch notifications per lock release"):
+    """Notifications sent by the first release (the worst one) and on average, against the
+    number of clients, for the herd recipe and the predecessor recipe."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="clients contending for the lock",
+        ylabel="notifications per release",
+        figsize=(7.0, 3.8),
+    )
+    for mode, color in (("herd", "#e76f51"), ("predecessor", "#2a9d8f")):
+        d = df[df["mode"] == mode]
+        ax.plot(
+            d["clients"], d["per_release_max"], "o-", color=color, label=f"{mode}: worst release"
+        )
+        ax.plot(
+            d["clients"],
+            d["per_release_mean"],
+            "s--",
+            color=color,
+            alpha=0.7,
+            label=f"{mode}: mean",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(df["clients"].unique()), [str(c) for c in df["clients"].unique()])
+    ax.legend(loc="upper left")
+    return fig
+
+
+def plot_holds(df: pd.DataFrame, title: str = "Who believes it holds the lock (true time)"):
+    """One bar per hold, labelled with its fencing token; overlaps are shaded red, the pause
+    (``attrs["paused"]``) hatched."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title, seed=df.attrs.get("seed"), xlabel="time (ms)", ylabel="client", figsize=(8.0, 3.6)
+    )
+    holders = sorted(df["holder"].unique())
+    for _, r in df.iterrows():
+        y = holders.index(r["holder"])
+        ax.barh(
+            y,
+            r["end_ms"] - r["start_ms"],
+            left=r["start_ms"],
+            height=0.5,
+            color="#8ab6d6",
+            edgecolor="black",
+        )
+        ax.text(r["start_ms"], y + 0.3, f"token {r['token_zxid']}", va="bottom", fontsize=9)
+    rows = df.sort_values("start_ms").to_dict("records")
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            lo, hi = max(a["start_ms"], b["start_ms"]), min(a["end_ms"], b["end_ms"])
+            if hi > lo:
+                ax.axvspan(lo, hi, color="#e63946", alpha=0.2)
+    paused = df.attrs.get("paused")
+    if paused:
+        who, lo, hi = paused
+        ax.barh(
+            holders.index(who),
+            hi - lo,
+            left=lo,
+            height=0.5,
+            fill=False,
+            hatch="//",
+            edgecolor="#555555",
+            label=f"{who} paused (GC)",
+        )
+        ax.legend(loc="upper right")
+    ax.set_yticks(range(len(holders)), holders)
+    ax.set_ylim(-0.6, len(holders) - 0.1)
+    ax.set_xlim(left=0)
+    return fig
