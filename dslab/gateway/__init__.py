@@ -1,0 +1,57 @@
+"""An API gateway (API 网关) on the simulated network: request forwarding + request filtering.
+
+One concept per module:
+
+- :mod:`~dslab.gateway.routing`: route table, longest prefix wins (请求转发);
+- :mod:`~dslab.gateway.filters`: the pre-filter chain: log, auth 401, validate 400, rate limit 429;
+- :mod:`~dslab.gateway.limiters`: fixed window, sliding window, token bucket, leaky bucket (限流);
+- :mod:`~dslab.gateway.balancing`: load balancing and gray (canary) release (负载均衡, 灰度发布);
+- :mod:`~dslab.gateway.breaker`: the circuit breaker and fallback (熔断降级);
+- :mod:`~dslab.gateway.cache`: the response cache with a ttl (响应缓存);
+- :mod:`~dslab.gateway.node`: the :class:`Gateway` handler and the :class:`Backend` instances;
+- :mod:`~dslab.gateway.experiments`, :mod:`~dslab.gateway.plots`, :mod:`~dslab.gateway.widgets`.
+"""
+
+from dslab.gateway.balancing import Balancer, CanaryRule
+from dslab.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from dslab.gateway.cache import TtlCache
+from dslab.gateway.filters import FILTERS, FilterChain
+from dslab.gateway.limiters import (
+    FixedWindow,
+    LeakyBucket,
+    RateLimiter,
+    SlidingWindow,
+    TokenBucket,
+    make_limiter,
+)
+from dslab.gateway.messages import ApiReply, ApiRequest, BackendCall, BackendReply, api
+from dslab.gateway.node import Backend, Gateway, GatewayConfig
+from dslab.gateway.routing import Route, RouteTable
+
+__all__ = [
+    "CLOSED",
+    "FILTERS",
+    "HALF_OPEN",
+    "OPEN",
+    "ApiReply",
+    "ApiRequest",
+    "Backend",
+    "BackendCall",
+    "BackendReply",
+    "Balancer",
+    "CanaryRule",
+    "CircuitBreaker",
+    "FilterChain",
+    "FixedWindow",
+    "Gateway",
+    "GatewayConfig",
+    "LeakyBucket",
+    "RateLimiter",
+    "Route",
+    "RouteTable",
+    "SlidingWindow",
+    "TokenBucket",
+    "TtlCache",
+    "api",
+    "make_limiter",
+]
