@@ -1,0 +1,155 @@
+"""From span reports to traces: merge, check the tree, correct clock skew, find the critical path.
+
+Rules:
+
+- :func:`spans_frame` merges client and server parts by span id: one row per span with ``cs``,
+  ``sr``, ``ss``, ``cr`` (NaN where a part was lost or not recorded) and the server node.
+- :func:`check_tree`: a complete trace has exactly one root (no parent) and every parent id names
+  a span of the same trace. Returns the problems found (empty list: a well-formed tree).
+- :func:`correct_skew`: ``sr`` and ``ss`` are read on the server's clock, ``cs`` and ``cr`` on the
+  caller's. If the two clocks differ by ``theta``, then ``sr - cs = d1 + theta`` and
+  ``cr - ss = d2 - theta``, with ``d1``, ``d2`` the network delays. Assuming ``d1 = d2`` (as NTP
+  does), ``theta = ((sr - cs) - (cr - ss)) / 2``. Offsets add up along the tree, so each node's
+  times are moved into the root caller's clock. The error is at most half the difference of the
+  two one-way delays.
+- :func:`critical_path`: walk back from the end of a span: the child that finished last before
+  that time is on the path; then continue from that child's start. Repeat inside each chosen child.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+
+from dslab.tracing.span import SpanPart
+
+COLUMNS = [
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "name",
+    "client_node",
+    "server_node",
+    "cs",
+    "sr",
+    "ss",
+    "cr",
+]
+
+
+def spans_frame(parts: Iterable[SpanPart]) -> pd.DataFrame:
+    rows: dict[str, dict] = {}
+    for p in parts:
+        r = rows.setdefault(
+            p.span_id,
+            {c: math.nan for c in COLUMNS[6:]}
+            | {
+                "trace_id": p.trace_id,
+                "span_id": p.span_id,
+                "parent_id": p.parent_id,
+                "name": p.name,
+                "client_node": None,
+                "server_node": None,
+            },
+        )
+        r["client_node" if p.kind == "client" else "server_node"] = p.node
+        for k, t in p.annotations:
+            r[k] = t
+    return pd.DataFrame(list(rows.values()), columns=COLUMNS)
+
+
+def check_tree(trace: pd.DataFrame) -> list[str]:
+    """Problems with one trace's spans (``[]``: exactly one root, every parent present)."""
+    problems = []
+    roots = trace[trace.parent_id.isna()]
+    if len(roots) != 1:
+        problems.append(f"{len(roots)} roots")
+    ids = set(trace.span_id)
+    for pid in trace.parent_id.dropna():
+        if pid not in ids:
+            problems.append(f"missing parent {pid}")
+    return problems
+
+
+def correct_skew(trace: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``trace`` with every time in the root caller's clock, plus ``offset_ms``."""
+    t = trace.set_index("span_id")
+    offset: dict[str, float] = {}  # node -> its clock minus the root caller's clock
+    root = t[t.parent_id.isna()]
+    if len(root) != 1:
+        raise ValueError("correct_skew needs a trace with exactly one root")
+    offset[root.iloc[0].client_node] = 0.0
+    out = t.copy()
+    out["offset_ms"] = 0.0
+    order = _bfs(t)
+    for sid in order:
+        row = t.loc[sid]
+        base = offset.get(row.client_node, 0.0)
+        theta = ((row.sr - row.cs) - (row.cr - row.ss)) / 2.0
+        if math.isnan(theta):
+            theta = 0.0
+        if row.server_node is not None:
+            offset.setdefault(row.server_node, base + theta)
+        out.loc[sid, ["cs", "cr"]] = [row.cs - base, row.cr - base]
+        out.loc[sid, ["sr", "ss"]] = [row.sr - base - theta, row.ss - base - theta]
+        out.loc[sid, "offset_ms"] = base + theta
+    return out.reset_index()
+
+
+def _bfs(t: pd.DataFrame) -> list[str]:
+    children: dict[str | None, list[str]] = {}
+    for sid, pid in zip(t.index, t.parent_id, strict=True):
+        children.setdefault(None if pd.isna(pid) else pid, []).append(sid)
+    order, frontier = [], sorted(children.get(None, []))
+    while frontier:
+        order += frontier
+        frontier = [c for s in frontier for c in sorted(children.get(s, []))]
+    return order
+
+
+def depths(trace: pd.DataFrame) -> dict[str, int]:
+    t = trace.set_index("span_id")
+    out: dict[str, int] = {}
+    for sid in _bfs(t):
+        pid = t.loc[sid].parent_id
+        out[sid] = 0 if pd.isna(pid) else out[pid] + 1
+    return out
+
+
+def critical_path(trace: pd.DataFrame) -> list[str]:
+    """Span ids on the critical path, root first (times: ``cs`` to ``cr``)."""
+    t = trace.set_index("span_id")
+    kids: dict[str, list[str]] = {}
+    for sid, pid in zip(t.index, t.parent_id, strict=True):
+        if not pd.isna(pid):
+            kids.setdefault(pid, []).append(sid)
+
+    def walk(sid: str) -> list[str]:
+        path = [sid]
+        end = t.loc[sid].cr
+        chosen = []
+        for c in sorted(kids.get(sid, []), key=lambda c: -t.loc[c].cr):
+            if t.loc[c].cr <= end + 1e-9:
+                chosen.append(c)
+                end = t.loc[c].cs
+        for c in reversed(chosen):
+            path += walk(c)
+        return path
+
+    root = t[t.parent_id.isna()].index
+    return walk(root[0]) if len(root) else []
+
+
+def self_time(trace: pd.DataFrame) -> pd.Series:
+    """Per span: server time (``ss - sr``) minus the time covered by its children's calls."""
+    t = trace.set_index("span_id")
+    out = {}
+    for sid, row in t.iterrows():
+        kids = t[t.parent_id == sid]
+        covered = 0.0
+        if len(kids):
+            covered = float(kids.cr.max() - kids.cs.min())  # parallel calls: their union
+        out[sid] = float(row.ss - row.sr) - covered
+    return pd.Series(out)
