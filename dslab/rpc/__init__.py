@@ -7,7 +7,7 @@ notes                             module
 ================================  ==========================================================
 客户端代理 (client proxy)          :mod:`dslab.rpc.interface` (``Service``, ``Stub``)
 客户端Filter (client filters)      :mod:`dslab.rpc.filters`, :mod:`dslab.rpc.balance`,
-                                  :mod:`dslab.rpc.breaker`
+                                  :mod:`dslab.breaker`
 Pipeline: 序列化 (serialization)   :mod:`dslab.rpc.codec`
 连接池 / 线程池 (client pools)      :mod:`dslab.rpc.pool`
 执行过程 1-5, 13-15 (client)        :mod:`dslab.rpc.client`
@@ -20,8 +20,8 @@ network / ``RpcServer``. Their "at most once" call identifiers are ``Invocation.
 ``RpcServer(dedupe=True)``).
 """
 
+from dslab.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from dslab.rpc.balance import LeastActive, Policy, RandomPolicy, RoundRobin, make_policy
-from dslab.rpc.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from dslab.rpc.client import STAGES, Call, RpcClient
 from dslab.rpc.codec import Codec, SchemaMismatch
 from dslab.rpc.filters import (

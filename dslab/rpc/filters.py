@@ -27,8 +27,8 @@ from dataclasses import replace
 from typing import Any
 
 from dslab._validate import check_number, check_type
+from dslab.breaker import CircuitBreaker
 from dslab.rpc.balance import Policy, make_policy
-from dslab.rpc.breaker import CircuitBreaker
 from dslab.sim.world import RpcResult
 
 Proceed = Callable[[Any], Generator[Any, Any, RpcResult]]

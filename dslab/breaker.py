@@ -1,5 +1,8 @@
 """The circuit breaker (熔断, Nygard, "Release It!", 2007): stop calling a dependency that fails.
 
+One state machine, shared by the RPC client's breaker filter (:mod:`dslab.rpc.filters`) and the
+API gateway's per-service breakers (:mod:`dslab.gateway.breaker`).
+
 Rules (a pure state machine: the caller passes the time in; no simulator needed):
 
 - **closed**: calls go through; the outcomes of the last ``window`` calls are kept. When at least
