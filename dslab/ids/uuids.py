@@ -5,8 +5,8 @@ Six of its 128 bits are fixed: four give the *version* (how it was made), two th
 The notes list the versions; this module makes three of them, deterministically:
 
 - **version 4** (:func:`uuid4_from`): 122 random bits. Here they come from the node's own random
-  stream (``ctx.rng``), never from the standard library's ``uuid4``, which reads the system's entropy and
-  would make runs unrepeatable. Unique with overwhelming probability (see
+  stream (``ctx.rng``), never from the standard library's ``uuid4``, which reads the system's
+  entropy and would make runs unrepeatable. Unique with overwhelming probability (see
   :func:`collision_probability`, the birthday bound), unordered, and unguessable only if the
   random source is (a seeded PRNG is not: fine for a simulation, not for security tokens).
 - **version 1** (:class:`UuidGenerator` with ``version=1``): a 60-bit timestamp in 100 ns ticks
