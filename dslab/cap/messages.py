@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dslab.lab.register import Cas, Read, Write  # noqa: F401  (re-exported: the register ops)
+
 #: A ballot of the CP protocol: ``(round, node)``, ordered first by round, then by node name.
 Ballot = tuple[int, str]
 #: The ballot below every real one (nothing promised or accepted yet).
@@ -27,24 +29,7 @@ ZERO_BALLOT: Ballot = (0, "")
 
 
 # -- client request bodies: the register ---------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Read:
-    """Read the register."""
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """Write ``value`` into the register."""
-
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Cas:
-    """Compare-and-set: if the register holds ``expected``, replace it with ``new``."""
-
-    expected: Any
-    new: Any
+# Read, Write and Cas are the lab's register operations (dslab.lab.register), imported above.
 
 
 # -- client request bodies: service discovery ----------------------------------------------------
