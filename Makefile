@@ -54,12 +54,13 @@ book: venv
 
 # In order: lint, the pytest suite on 2 workers with a non-interactive matplotlib, nbval (strict:
 # every committed output must be reproduced; the kernel keeps its inline backend, so MPLBACKEND is
-# unset), then a clean book build with warnings as errors.
+# unset; a cell that runs past 300 s is a failure, not a hung CI), then a clean book build with
+# warnings as errors.
 test: venv
 	$(BIN)/ruff check $(wildcard dslab tests benchmarks)
 	MPLBACKEND=Agg $(WITH_VENV) $(BIN)/python -m pytest -n 2 tests
 	env -u MPLBACKEND $(WITH_VENV) $(BIN)/python -m pytest --nbval chapters/*.ipynb \
-		-p no:randomly --nbval-sanitize-with nbval_sanitize.cfg
+		-p no:randomly --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 	rm -rf _build && $(JB_BUILD)
 
 lab: venv
