@@ -187,7 +187,7 @@ class Network:
         self._interceptors: list[Interceptor] = []
         self._ids = itertools.count(1)  # message ids, in send order
         # the journal, as rows (see MessageRecord); the history owns it, the network only appends
-        self._rows = self._journal_rows = sim.history.message_rows
+        self._rows = sim.history.message_rows
         # Counters are plain ints and dicts on the hot path; ``stats`` & co. are built on demand.
         self._delivered = 0
         self._duplicated = 0
@@ -223,7 +223,7 @@ class Network:
         size: Counter[str] = Counter()
         if self.journal_enabled:
             types: Counter[str] = Counter()
-            for row in self._journal_rows:
+            for row in self._rows:
                 if not row[DUPLICATE]:
                     sent[row[SRC]] += 1
                     size[row[SRC]] += row[SIZE]
