@@ -132,6 +132,15 @@ def test_reentrancy_counts_and_refuses_another_holder():
     assert list(df["count"].iloc[[0, 1, 3, 5, 6]]) == [1, 2, 1, 0, 1]
 
 
+def test_reentrant_unlock_keeps_the_lock_alive_with_a_full_lease():
+    # Lease 250 ms, a command every 100 ms: the second lock's lease ends near 350 ms, before c2
+    # asks again at 400 ms; c1's unlock at 300 ms (count 2 -> 1) must have reset it to 250 ms.
+    df = ex.reentrancy(1, lease_ms=250.0, gap_ms=100.0)
+    unlock = df.iloc[3]
+    assert unlock["count"] == 1 and unlock["lease_left_ms"] == pytest.approx(250.0, abs=2.0)
+    assert df.iloc[4]["result"] == "fail" and df.iloc[4]["t_ms"] > 400.0
+
+
 def test_same_seed_same_history():
     a = ex.run_locks(4, clients=3, rounds=3, watchdog=True, duration_ms=800.0)[1]
     b = ex.run_locks(4, clients=3, rounds=3, watchdog=True, duration_ms=800.0)[1]

@@ -303,25 +303,37 @@ def fencing(seed: int = 1, scenarios: Iterable[str] | None = None) -> tuple[pd.D
     return table, runs
 
 
-def reentrancy(seed: int = 1) -> pd.DataFrame:
-    """c1 locks twice (count 2), c2 is refused, c1 unlocks twice, then c2 gets it."""
+def reentrancy(seed: int = 1, lease_ms: float = 250.0, gap_ms: float = 100.0) -> pd.DataFrame:
+    """c1 locks twice (count 2), c2 is refused, c1 unlocks twice, then c2 gets it; one command
+    every ``gap_ms``. Every lock and unlock that leaves the lock held sets a full ``lease_ms``
+    (Redisson), so c2 stays refused after c1's first unlock even when the lease taken by the
+    second lock would have run out by then. One row per command, with the server's hash and the
+    lease left on the server's clock after it (``NaN``: no key)."""
     check_seed(seed)
+    check_number("lease_ms", lease_ms, min=1)
+    check_number("gap_ms", gap_ms, min=0)
     sim = Sim(seed=seed, latency=LAN)
     sim.add_node("s1", RedisLockServer)
     c1, c2 = sim.add_client("c1"), sim.add_client("c2")
-    steps = [(c1, HLock("lock", "c1", 1000.0)), (c1, HLock("lock", "c1", 1000.0)),
-             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
-             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
-             (c2, HLock("lock", "c2", 1000.0))]
+    steps = [(c1, HLock("lock", "c1", lease_ms)), (c1, HLock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms)), (c1, HUnlock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms)), (c1, HUnlock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms))]
     rows = []
 
     def script():
-        for who, body in steps:
+        for i, (who, body) in enumerate(steps):
+            yield sim.sleep(max(i * gap_ms - sim.now, 0.0))
             r = yield from who.call("s1", body, timeout_ms=20.0)
             held = sim.handler("s1").keys.get("lock")
+            left = float("nan")
+            if held is not None and held.expires_at is not None:
+                left = round(held.expires_at - sim.local_time("s1"), 1)
             rows.append({"t_ms": round(sim.now, 3), "client": who.name,
                          "command": type(body).__name__, "result": r.type,
-                         "count": r.value, "server hash": dict(held.value) if held else {}})
+                         "count": r.value if r.ok else None,
+                         "server hash": dict(held.value) if held else {},
+                         "lease_left_ms": left})
 
     sim.run(until=sim.process(script()))
     df = pd.DataFrame(rows)
