@@ -32,6 +32,7 @@ from dslab.locks.redis import (
     Get,
     HLock,
     HUnlock,
+    PExpire,
     PExpireIfMine,
     PTtl,
     RedisLockServer,
@@ -138,6 +139,15 @@ class RealLocks:
     def compare_and_delete(self, key: str, value: str) -> Any:
         return self._eval(lua.COMPARE_AND_DELETE, [key], [value])
 
+    def pexpire(self, key: str, px: Any) -> Any:
+        import redis
+
+        try:
+            # the reply is the integer 1 or 0; redis-py turns it into a bool
+            return int(self.r.execute_command("PEXPIRE", key, lua.lease_arg(px)))
+        except redis.exceptions.ResponseError as exc:
+            return _error_text(exc)
+
     def pexpire_if_mine(self, key: str, value: str, px: Any) -> Any:
         return self._eval(lua.PEXPIRE_IF_MINE, [key], [value, lua.lease_arg(px)])
 
@@ -204,6 +214,10 @@ class ModelLocks:
     def compare_and_delete(self, key: str, value: str) -> Any:
         r = self.ask(CompareAndDelete(key, value))
         return self._error(r) or int(r.ok)
+
+    def pexpire(self, key: str, px: Any) -> Any:
+        r = self.ask(PExpire(key, px))
+        return self._error(r) or r.body
 
     def pexpire_if_mine(self, key: str, value: str, px: Any) -> Any:
         r = self.ask(PExpireIfMine(key, value, px))

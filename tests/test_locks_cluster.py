@@ -155,3 +155,19 @@ def test_same_history_under_another_hash_seed():
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": h, "PATH": ""}).stdout for h in ("1", "2")]
     assert outs[0] == outs[1] and outs[0]
+
+
+def test_setnx_then_expire_crash_between_the_commands_leaves_a_lock_that_never_expires():
+    # SETNX then PEXPIRE: c1 dies after sending SETNX, before sending PEXPIRE (one round trip).
+    for seed in range(1, 6):
+        df = ex.crash_window(seed, crash_ms=[0.25, 8.0], duration_ms=600.0).set_index(
+            ["variant", "crash_ms"])
+        assert df.loc[("SETNX, then PEXPIRE", 0.25), "stuck"], replay(seed, "crash at 0.25")
+        assert not df.loc[("SETNX, then PEXPIRE", 8.0), "stuck"], replay(seed, "crash at 8")
+
+
+def test_set_nx_px_has_no_crash_window():
+    df = ex.crash_window(1, crash_ms=[0.25, 0.5, 1.0, 2.0, 4.0], ttl_ms=200.0)
+    px = df[df["variant"] == "SET NX PX (one command)"]
+    assert not px["stuck"].any()
+    assert px["c2_acquired_ms"].between(200.0, 230.0).all()  # freed by the ttl, not later

@@ -16,6 +16,7 @@ from dslab.locks.redis import (
     Get,
     HLock,
     HUnlock,
+    PExpire,
     PExpireIfMine,
     PTtl,
     RedisLockServer,
@@ -215,6 +216,25 @@ def test_lock_scripts_check_the_lease_before_writing_anything():
     assert s.keys["lock"].value == {"c1": 2}  # the count was not decremented
     r = ask(s, PExpireIfMine("lock", "c1", -1), now=2.0)
     assert (r.ok, r.error) == (False, "ERR invalid expire time in 'pexpireifmine' command")
+
+
+def test_plain_pexpire_sets_a_ttl_on_whatever_the_key_holds():
+    s = RedisLockServer()
+    assert ask(s, PExpire("lock", 100.0)).body == 0  # no key
+    ask(s, SetNX("lock", "a"))  # SETNX: no expiry yet
+    assert ask(s, PTtl("lock"), now=1.0).body == -1
+    assert ask(s, PExpire("lock", 100.0), now=2.0).body == 1
+    assert ask(s, PTtl("lock"), now=2.0).body == pytest.approx(100.0)
+    assert ask(s, SetNX("lock", "b", 100.0), now=102.0).ok
+
+
+def test_plain_pexpire_of_zero_deletes_the_key_and_rejects_fractions():
+    s = RedisLockServer()
+    ask(s, SetNX("lock", "a"))
+    r = ask(s, PExpire("lock", 0.5), now=1.0)
+    assert (r.ok, r.error) == (False, NOT_AN_INTEGER)
+    assert ask(s, PExpire("lock", 0), now=2.0).body == 1
+    assert ask(s, PTtl("lock"), now=2.0).body == -2
 
 
 def test_master_replies_before_replicating():

@@ -127,6 +127,24 @@ def test_set_px_integral_float_is_whole_milliseconds(pair):
     assert pair.set_nx("lock", "a", 250.0) == "OK"  # the model's float ms travel as "250"
 
 
+# --- SETNX, then a separate PEXPIRE (the notes' crash window) -----------------------------------
+def test_setnx_then_crash_before_pexpire_leaves_a_key_that_never_expires(pair):
+    assert pair.set_nx("lock", "a") == "OK"  # the client dies here, before its PEXPIRE
+    pair.sleep(60)
+    assert pair.pttl("lock") == -1  # no expiry: held until someone deletes it by hand
+    assert pair.set_nx("lock", "b", 100) is None
+
+
+def test_plain_pexpire_sets_a_ttl_on_whatever_the_key_holds(pair):
+    assert pair.pexpire("lock", 100) == 0  # no such key
+    pair.set_nx("lock", "a")
+    assert pair.pexpire("lock", 100) == 1
+    assert 50 < pair.pttl("lock") <= 100
+    assert pair.pexpire("lock", 2.5) == NOT_AN_INTEGER
+    assert pair.pexpire("lock", 0) == 1  # 0 or less: the key is deleted at once
+    assert pair.state("lock") is None
+
+
 # --- the Lua release: compare and delete ---------------------------------------------------------
 def test_compare_and_delete_only_the_owners_token_deletes(pair):
     pair.set_nx("lock", "a", 1000)

@@ -14,6 +14,8 @@ scripted faults. The numbered experiments compare variants of it (the chapter's 
 5. :func:`redlock_faults` -- Redlock under a clock jump on one server and under a client pause.
 6. :func:`fencing` -- the same faults with a storage that checks fencing tokens.
 7. :func:`reentrancy` -- nested acquires by one holder; another holder is refused.
+8. :func:`crash_window` -- ``SETNX`` then ``PEXPIRE``: a crash between the two commands leaves a
+   lock that never expires; ``SET NX PX`` has no such window.
 
 Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
 release (or to the holder's crash); *overlap* is the time two holds of different clients
@@ -87,6 +89,7 @@ def run_locks(
     repl_interval_ms: float = 50.0,
     faults: list[dict] | tuple = (),
     duration_ms: float = 1000.0,
+    expiry: str = "px",
 ) -> Run:
     """Run one lock scenario; return ``(holds, history)``.
 
@@ -95,7 +98,8 @@ def run_locks(
     an ``at`` (true ms): ``pause_client`` (``client``, ``duration_ms``), ``crash_client``
     (``client``), ``crash`` (``node``), ``clock_jump`` (``node``, ``delta_ms``), ``cut``
     (``a``, ``b``: a link between a client and a server), ``failover`` (the clients switch to the
-    replica ``r1``, as Redis Sentinel would promote it).
+    replica ``r1``, as Redis Sentinel would promote it). ``expiry``: ``"px"`` (``SET NX PX``)
+    or ``"expire"`` (``SETNX`` then ``PEXPIRE``, :class:`~dslab.locks.client.LockClient` rule 6).
     """
     check_seed(seed)
     check_choice("mode", mode, MODES)
@@ -128,7 +132,7 @@ def run_locks(
         lc = LockClient(sim, f"c{i + 1}", names, ttl_ms=ttl_ms, release=release,
                         watchdog=watchdog, redlock=mode == "redlock", storage="store",
                         retry_ms=retry_ms, acquire_timeout_ms=acquire_timeout_ms,
-                        rpc_timeout_ms=5.0 if mode == "redlock" else 20.0)
+                        rpc_timeout_ms=5.0 if mode == "redlock" else 20.0, expiry=expiry)
         lcs.append(lc)
     by_name = {lc.name: lc for lc in lcs}
     for i, f in enumerate(faults):
@@ -338,6 +342,36 @@ def reentrancy(seed: int = 1, lease_ms: float = 250.0, gap_ms: float = 100.0) ->
     sim.run(until=sim.process(script()))
     df = pd.DataFrame(rows)
     df["count"] = df["count"].astype("Int64")
+    return df
+
+
+CRASH_WINDOW_VARIANTS = {"SET NX PX (one command)": "px", "SETNX, then PEXPIRE": "expire"}
+
+
+def crash_window(seed: int = 1, crash_ms: Iterable[float] | None = None, ttl_ms: float = 200.0,
+                 duration_ms: float = 1000.0) -> pd.DataFrame:
+    """``c1`` asks for the lock at 0 ms and crashes at each time of ``crash_ms`` (default 0.25,
+    0.5, ..., 6 ms); ``c2`` asks from 10 ms on, every 10 ms or so. One row per variant of
+    :data:`CRASH_WINDOW_VARIANTS` and crash time: when ``c2`` got the lock (``NaN``: not within
+    ``duration_ms``, the lock is stuck) and how long it waited."""
+    check_seed(seed)
+    times = [0.25 * k for k in range(1, 25)] if crash_ms is None else list(crash_ms)
+    for i, t in enumerate(times):
+        check_number(f"crash_ms[{i}]", t, min=0, min_inclusive=False)
+    check_number("ttl_ms", ttl_ms, min=1)
+    rows = []
+    for variant, expiry in CRASH_WINDOW_VARIANTS.items():
+        for t in times:
+            holds, _ = run_locks(seed, clients=2, ttl_ms=ttl_ms, expiry=expiry,
+                                 work_ms=[10 * ttl_ms, 50.0], start_ms=[0.0, 10.0],
+                                 duration_ms=duration_ms,
+                                 faults=[{"verb": "crash_client", "client": "c1", "at": t}])
+            c2 = holds[holds["holder"] == "c2"]
+            got = float(c2["start_ms"].min()) if len(c2) else float("nan")
+            rows.append({"variant": variant, "crash_ms": t, "c2_acquired_ms": got,
+                         "c2_wait_ms": got - 10.0, "stuck": len(c2) == 0})
+    df = pd.DataFrame(rows)
+    df.attrs.update(seed=seed, ttl_ms=float(ttl_ms), duration_ms=float(duration_ms))
     return df
 
 

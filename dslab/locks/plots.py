@@ -114,3 +114,33 @@ def plot_holds(runs: dict[str, tuple[Any, Any]], *, t1: float | None = None):
     axes[-1, 0].set_xlabel("true time (ms)")
     legend_outside(axes[0, 0], list(seen.values()))
     return fig
+
+
+def plot_crash_window(df: Any):
+    """:func:`dslab.locks.experiments.crash_window`: for each crash time of ``c1`` (x), how long
+    ``c2`` waited for the lock (y); a stuck lock (``c2`` never got it) is a cross on the top
+    line. Returns the figure."""
+    needed = {"variant", "crash_ms", "c2_wait_ms", "stuck"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of crash_window() with columns {sorted(needed)}")
+    duration = df.attrs.get("duration_ms", 1000.0)
+    never = duration * 1.05
+    fig, ax = new_axes("c1 crashes while taking the lock: how long does c2 wait?",
+                       seed=df.attrs.get("seed"), xlabel="c1 crashes at (ms, true time)",
+                       ylabel="c2 waits for the lock (ms)", figsize=(9.0, 3.6))
+    styles = {0: ("o", HOLD_COLOR, -0.06), 1: ("s", "#fb8c00", 0.06)}
+    for k, (variant, g) in enumerate(df.groupby("variant", sort=False)):
+        marker, color, dx = styles[k % 2]
+        ok = g[~g["stuck"]]
+        ax.plot(ok["crash_ms"] + dx, ok["c2_wait_ms"], marker, color=color, ms=5, ls="",
+                label=f"{variant}: expires")
+        bad = g[g["stuck"]]
+        if len(bad):
+            ax.plot(bad["crash_ms"] + dx, [never] * len(bad), "x", color=OVERLAP_COLOR, ms=7,
+                    mew=2, ls="", label=f"{variant}: never expires")
+    ax.axhline(df.attrs.get("ttl_ms", 200.0), color=WAIT_COLOR, ls="--", lw=1, label="ttl")
+    ax.set_ylim(0, never * 1.1)
+    ax.text(df["crash_ms"].min(), never * 0.97, f"never (within {duration:g} ms)", fontsize=8,
+            va="top", color=OVERLAP_COLOR)
+    legend_outside(ax, ax.get_legend_handles_labels()[0])
+    return fig

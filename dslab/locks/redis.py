@@ -19,7 +19,10 @@ Rules (the notes' section "基于 Redis 实现分布式锁"; Redis docs, "Distri
    (``if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1])``): it
    deletes only when the value is the caller's random token.
 4. **Renewal** (Redisson's watchdog, 看门狗): :class:`PExpireIfMine` resets the ttl only if the
-   value is still the caller's.
+   value is still the caller's. The plain :class:`PExpire` (Redis's ``PEXPIRE``) sets a ttl on
+   whatever the key holds (1: set, 0: no such key; ``0`` or less deletes the key at once, as
+   in Redis). ``SETNX`` followed by a separate ``PEXPIRE`` is the notes' broken lock: a client
+   that dies between the two leaves a key that never expires.
 5. **Reentrancy** (可重入): :class:`HLock` / :class:`HUnlock` keep ``holder -> count`` under the
    key, as Redisson's ``RLock`` does with a Redis hash. Lock: if the key is free or already the
    holder's, count + 1 and the lease is set to the full ``px_ms``; otherwise the refusal carries
@@ -96,6 +99,15 @@ class CompareAndDelete:
 
     key: str
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class PExpire:
+    """``PEXPIRE key px_ms``: a ttl on whatever ``key`` holds (the second command of the naive
+    ``SETNX`` + ``EXPIRE`` lock)."""
+
+    key: str
+    px_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +231,17 @@ class RedisLockServer(Handler):
         del self.keys[key]
         return True
 
+    def pexpire(self, ctx: Context, key: str, px_ms: float) -> int:
+        """Plain ``PEXPIRE``: 1 if ``key`` exists (a ttl of 0 or less deletes it), else 0."""
+        entry = self.live(ctx, key)
+        if entry is None:
+            return 0
+        if px_ms <= 0:
+            del self.keys[key]
+        else:
+            entry.expires_at = ctx.now() + px_ms
+        return 1
+
     def pexpire_if_mine(self, ctx: Context, key: str, value: str, px_ms: float) -> bool:
         entry = self.live(ctx, key)
         if entry is None or entry.value != value:
@@ -287,6 +310,8 @@ class RedisLockServer(Handler):
         elif isinstance(body, CompareAndDelete):
             ok = self.compare_and_delete(ctx, body.key, body.value)
             err = None if ok else "not_owner"
+        elif isinstance(body, PExpire):
+            out = self.pexpire(ctx, body.key, body.px_ms)
         elif isinstance(body, PExpireIfMine):
             ok = self.pexpire_if_mine(ctx, body.key, body.value, body.px_ms)
             err = None if ok else "not_owner"
@@ -317,6 +342,9 @@ class RedisLockServer(Handler):
         if not hasattr(body, "px_ms"):
             return None
         px = body.px_ms
+        if isinstance(body, PExpire):  # Redis's PEXPIRE takes 0 or less: it deletes the key
+            err = px_error("pexpire", px)
+            return err if err == NOT_AN_INTEGER else None
         if px is None and not isinstance(body, PExpireIfMine):  # naive SETNX; no lease at all
             return None
         return px_error(_COMMAND_NAMES.get(type(body), type(body).__name__.lower()), px)
