@@ -16,6 +16,8 @@ scripted faults. The numbered experiments compare variants of it (the chapter's 
 7. :func:`reentrancy` -- nested acquires by one holder; another holder is refused.
 8. :func:`crash_window` -- ``SETNX`` then ``PEXPIRE``: a crash between the two commands leaves a
    lock that never expires; ``SET NX PX`` has no such window.
+9. :func:`db_locks` -- the database locks of :mod:`dslab.locks.dblock` on a real SQLite file: no
+   lock, a unique-index row, a transaction's write lock; with and without a crashed holder.
 
 Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
 release (or to the holder's crash); *overlap* is the time two holds of different clients
@@ -34,6 +36,7 @@ from tqdm.auto import tqdm
 from dslab._validate import check_choice, check_number, check_seed, check_type
 from dslab.check import mutual_exclusion
 from dslab.history import History
+from dslab.locks import dblock
 from dslab.locks.client import LockClient
 from dslab.locks.redis import HLock, HUnlock, RedisLockServer
 from dslab.locks.storage import FencedStorage
@@ -372,6 +375,22 @@ def crash_window(seed: int = 1, crash_ms: Iterable[float] | None = None, ttl_ms:
                          "c2_wait_ms": got - 10.0, "stuck": len(c2) == 0})
     df = pd.DataFrame(rows)
     df.attrs.update(seed=seed, ttl_ms=float(ttl_ms), duration_ms=float(duration_ms))
+    return df
+
+
+def db_locks(clients: int = 3, increments: int = 3, max_steps: int = 300) -> pd.DataFrame:
+    """:func:`dslab.locks.dblock.scenario` for each lock kind, without a crash and with ``c1``
+    crashing inside its first critical section. One row each; real SQLite, but deterministic
+    (round-robin steps, no seed needed)."""
+    rows = []
+    for lock in dblock.LOCKS:
+        for crash in (None, "c1"):
+            out = dblock.scenario(lock, clients=clients, increments=increments, crash=crash,
+                                  max_steps=max_steps)
+            out.pop("trace")
+            rows.append(out)
+    df = pd.DataFrame(rows)
+    df["crash"] = df["crash"].fillna("none")
     return df
 
 

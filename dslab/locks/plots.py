@@ -144,3 +144,38 @@ def plot_crash_window(df: Any):
             va="top", color=OVERLAP_COLOR)
     legend_outside(ax, ax.get_legend_handles_labels()[0])
     return fig
+
+
+def plot_db_locks(df: Any):
+    """:func:`dslab.locks.experiments.db_locks`: per lock kind, the increments the live clients
+    made (bar outline) against the counter at the end (filled), without and with a crashed
+    holder; a stuck run is labelled. Returns the figure."""
+    needed = {"lock", "crash", "expected", "final_counter", "stuck"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of db_locks() with columns {sorted(needed)}")
+    fig, ax = new_axes("Locks in SQLite: a counter incremented under each lock",
+                       seed=None, xlabel="lock (real SQLite file; deterministic round-robin "
+                       "steps, no randomness)", ylabel="counter value (increments)",
+                       figsize=(9.0, 3.6))
+    kinds = list(dict.fromkeys(df["lock"]))
+    colors = {"none": HOLD_COLOR, "c1": "#fb8c00"}
+    width = 0.38
+    for j, crash in enumerate(["none", "c1"]):
+        g = df[df["crash"] == crash].set_index("lock").reindex(kinds)
+        xs = [i + (j - 0.5) * width for i in range(len(kinds))]
+        label = "no crash" if crash == "none" else "c1 crashes in its critical section"
+        ax.bar(xs, g["expected"], width=width * 0.9, fill=False, edgecolor=colors[crash],
+               lw=1.5, ls="--")
+        ax.bar(xs, g["final_counter"], width=width * 0.9, color=colors[crash], alpha=0.85,
+               label=f"{label}: final counter")
+        for x, row in zip(xs, g.itertuples(), strict=True):
+            note = "stuck" if row.stuck else f"{row.final_counter}/{row.expected}"
+            ax.text(x, max(row.final_counter, 0) + 0.2, note, ha="center", va="bottom",
+                    fontsize=8, color=OVERLAP_COLOR if row.stuck else "black")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_ylim(0, df["expected"].max() * 1.25)
+    handles = ax.get_legend_handles_labels()[0]
+    handles.append(Patch(fill=False, edgecolor="#424242", ls="--",
+                         label="increments the live clients meant to make"))
+    legend_outside(ax, handles)
+    return fig
