@@ -18,6 +18,9 @@ scripted faults. The numbered experiments compare variants of it (the chapter's 
    lock that never expires; ``SET NX PX`` has no such window.
 9. :func:`db_locks` -- the database locks of :mod:`dslab.locks.dblock` on a real SQLite file: no
    lock, a unique-index row, a transaction's write lock; with and without a crashed holder.
+10. :func:`fair_lock` -- Redisson's fair lock hands the lock out in arrival order; the plain
+    reentrant lock in whatever order the retries happen to land.
+11. :func:`rw_lock` -- readers share a read-write lock; a writer holds it alone.
 
 Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
 release (or to the holder's crash); *overlap* is the time two holds of different clients
@@ -39,6 +42,7 @@ from dslab.history import History
 from dslab.locks import dblock
 from dslab.locks.client import LockClient
 from dslab.locks.redis import HLock, HUnlock, RedisLockServer
+from dslab.locks.redisson import FLock, RedissonLockServer, RWLock, RWUnlock
 from dslab.locks.storage import FencedStorage
 from dslab.sim import Sim, Uniform
 
@@ -392,6 +396,138 @@ def db_locks(clients: int = 3, increments: int = 3, max_steps: int = 300) -> pd.
     df = pd.DataFrame(rows)
     df["crash"] = df["crash"].fillna("none")
     return df
+
+
+def _hash_worker(sim: Sim, name: str, lock: Any, unlock: Any, *, start_ms: float,
+                 work_ms: float, rounds: int = 1, think_ms: float = 10.0,
+                 retry_ms: float = 10.0, rows: list[dict]) -> Any:
+    """A client script for the hash-based locks: ask (retrying every ``retry_ms`` with jitter)
+    until granted, work, unlock, think; one row per hold (from the grant to the unlock)."""
+    client = sim.add_client(name)
+    rng = sim.stream(f"lockclient/{name}")
+
+    def script():
+        yield sim.sleep(start_ms)
+        for _ in range(rounds):
+            asked = sim.now
+            while True:
+                r = yield from client.call("s1", lock, timeout_ms=20.0)
+                if r.ok:
+                    break
+                yield sim.sleep(retry_ms * (0.5 + rng.random()))
+            got = sim.now
+            yield sim.sleep(work_ms)
+            rows.append({"client": name, "mode": getattr(lock, "mode", "exclusive"),
+                         "asked_ms": asked, "start_ms": got, "end_ms": sim.now,
+                         "wait_ms": got - asked})
+            yield from client.call("s1", unlock, timeout_ms=20.0)
+            yield sim.sleep(think_ms * (0.5 + rng.random()))
+
+    return sim.process(script())
+
+
+FAIR_KINDS = ("reentrant lock (not fair)", "fair lock")
+
+
+def fair_lock(seeds: Iterable[int] = range(20), waiters: int = 4, hold_ms: float = 60.0,
+              work_ms: float = 20.0) -> pd.DataFrame:
+    """``c0`` holds the lock for ``hold_ms``; ``c1``..``cN`` ask for it 5 ms apart while it is
+    held and retry every 10 ms or so. For each seed and each lock kind of :data:`FAIR_KINDS`
+    (``HLock`` or Redisson's ``FLock``), one row per waiter: its arrival rank, the rank in which
+    it got the lock, and its wait."""
+    seeds = list(seeds)
+    for s in seeds:
+        check_seed(s)
+    check_number("waiters", waiters, min=1, max=20, integer=True)
+    check_number("hold_ms", hold_ms, min=0)
+    check_number("work_ms", work_ms, min=0)
+    out = []
+    for seed in seeds:
+        for kind in FAIR_KINDS:
+            sim = Sim(seed=seed, latency=LAN)
+            sim.add_node("s1", RedissonLockServer)
+            rows: list[dict] = []
+            procs = []
+            for i in range(waiters + 1):
+                name = f"c{i}"
+                lock = (HLock("lock", name, 10_000) if kind == FAIR_KINDS[0]
+                        else FLock("lock", name, 10_000))
+                procs.append(_hash_worker(sim, name, lock, HUnlock("lock", name, 10_000),
+                                          start_ms=5.0 * i,
+                                          work_ms=hold_ms if i == 0 else work_ms, rows=rows))
+            sim.run(until=sim.env.all_of(procs))
+            df = pd.DataFrame(rows).sort_values("start_ms")
+            gaps = (df["start_ms"].iloc[1:].to_numpy() - df["end_ms"].iloc[:-1].to_numpy())
+            df = df[df["client"] != "c0"].reset_index(drop=True)
+            for rank, row in enumerate(df.itertuples(), start=1):
+                out.append({"seed": seed, "kind": kind, "client": row.client,
+                            "arrival": int(row.client[1:]), "order": rank,
+                            "wait_ms": round(row.wait_ms, 3),
+                            "idle_ms": round(float(gaps.sum()), 3)})
+    return pd.DataFrame(out)
+
+
+RW_KINDS = ("exclusive lock", "read-write lock")
+
+
+def rw_lock(seed: int = 1, readers: int = 4, rounds: int = 3, read_ms: float = 40.0,
+            write_ms: float = 20.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``readers`` readers (``r1``..) and one writer ``w`` each take the lock ``rounds`` times,
+    first with one exclusive lock for everybody (``HLock``), then with Redisson's read-write lock
+    (readers take the read side). Returns ``(holds, summary)``: one row per hold (``kind``,
+    ``client``, ``mode``, ``start_ms``, ``end_ms``), and per kind the time until all were done,
+    the most readers holding at once, and whether a writer ever overlapped anyone."""
+    check_seed(seed)
+    check_number("readers", readers, min=1, max=20, integer=True)
+    check_number("rounds", rounds, min=1, integer=True)
+    check_number("read_ms", read_ms, min=0)
+    check_number("write_ms", write_ms, min=0)
+    holds, summary = [], []
+    for kind in RW_KINDS:
+        sim = Sim(seed=seed, latency=LAN)
+        sim.add_node("s1", RedissonLockServer)
+        rows: list[dict] = []
+        procs = []
+        names = [f"r{i + 1}" for i in range(readers)] + ["w"]
+        for i, name in enumerate(names):
+            mode = "write" if name == "w" else "read"
+            if kind == RW_KINDS[0]:
+                lock, unlock = HLock("rw", name, 10_000), HUnlock("rw", name, 10_000)
+            else:
+                lock, unlock = RWLock("rw", name, mode, 10_000), RWUnlock("rw", name, mode, 10_000)
+            procs.append(_hash_worker(sim, name, lock, unlock, start_ms=2.0 * i,
+                                      work_ms=write_ms if name == "w" else read_ms,
+                                      rounds=rounds, rows=rows))
+        sim.run(until=sim.env.all_of(procs))
+        df = pd.DataFrame(rows)
+        df["mode"] = ["write" if c == "w" else "read" for c in df["client"]]
+        df.insert(0, "kind", kind)
+        holds.append(df)
+        summary.append({"kind": kind, "done_ms": round(sim.now, 3),
+                        "max_readers_at_once": _max_concurrent(df[df["mode"] == "read"]),
+                        "writer_overlaps": _writer_overlaps(df)})
+    out = pd.concat(holds, ignore_index=True)
+    out.attrs["seed"] = seed
+    table = pd.DataFrame(summary)
+    table.attrs["seed"] = seed
+    return out, table
+
+
+def _max_concurrent(df: pd.DataFrame) -> int:
+    events = sorted([(t, 1) for t in df["start_ms"]] + [(t, -1) for t in df["end_ms"]],
+                    key=lambda e: (e[0], e[1]))
+    best = cur = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def _writer_overlaps(df: pd.DataFrame) -> int:
+    w = df[df["mode"] == "write"]
+    others = df.drop(index=w.index)
+    return int(sum(((others["start_ms"] < r.end_ms) & (others["end_ms"] > r.start_ms)).sum()
+                   for r in w.itertuples()))
 
 
 def safety_sweep(seeds: Iterable[int] = range(30), *, progress: bool = False,

@@ -179,3 +179,67 @@ def plot_db_locks(df: Any):
                          label="increments the live clients meant to make"))
     legend_outside(ax, handles)
     return fig
+
+
+def plot_fair_lock(df: Any):
+    """:func:`dslab.locks.experiments.fair_lock`: for each lock kind, how often (over the seeds)
+    the waiter that arrived k-th got the lock j-th. A fair lock puts every point on the
+    diagonal. Returns the figure."""
+    needed = {"seed", "kind", "arrival", "order"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of fair_lock() with columns {sorted(needed)}")
+    kinds = list(dict.fromkeys(df["kind"]))
+    seeds = sorted(set(df["seed"]))
+    n = int(df["arrival"].max())
+    fig, axes = plt.subplots(1, len(kinds), figsize=(9.0, 3.8), layout="constrained",
+                             sharey=True, squeeze=False)
+    seed_label = f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else seeds[0]
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        g = df[df["kind"] == kind].groupby(["arrival", "order"]).size()
+        new_axes(f"{kind}", seed=seed_label, xlabel="arrived (rank among the waiters)",
+                 ylabel="got the lock (rank)", ax=ax)
+        ax.plot([1, n], [1, n], color=WAIT_COLOR, ls="--", lw=1, zorder=1)
+        for (a, o), count in g.items():
+            ax.scatter(a, o, s=40 + 400 * count / len(seeds), color=HOLD_COLOR, alpha=0.8,
+                       zorder=2)
+            ax.text(a, o, str(count), ha="center", va="center", fontsize=7, color="white",
+                    zorder=3)
+        ax.set_xticks(range(1, n + 1))
+        ax.set_yticks(range(1, n + 1))
+        ax.set_xlim(0.4, n + 0.6)
+        ax.set_ylim(0.4, n + 0.6)
+        ax.set_title(ax.get_title(), fontsize=10)
+    fig.suptitle(f"Who gets the lock next? Counts over {len(seeds)} seeds", fontsize=11)
+    return fig
+
+
+def plot_rw_lock(holds: Any, table: Any):
+    """:func:`dslab.locks.experiments.rw_lock`: one panel per lock kind, one row per client, a
+    bar per hold (blue: read, orange: write). Returns the figure."""
+    needed = {"kind", "client", "mode", "start_ms", "end_ms"}
+    if not needed <= set(getattr(holds, "columns", [])):
+        raise TypeError(f"holds must be the first DataFrame of rw_lock() with columns "
+                        f"{sorted(needed)}")
+    kinds = list(dict.fromkeys(holds["kind"]))
+    clients = sorted(set(holds["client"]), key=lambda c: (c == "w", natural_key(c)))
+    rows = {c: i for i, c in enumerate(clients)}
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(9.0, 1.2 + 1.6 * len(kinds)),
+                             sharex=True, layout="constrained", squeeze=False)
+    colors = {"read": HOLD_COLOR, "write": "#fb8c00"}
+    done = dict(zip(table["kind"], table["done_ms"], strict=True))
+    for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        new_axes(f"{kind}: all done at {done[kind]:.0f} ms", seed=holds.attrs.get("seed"),
+                 xlabel="", ylabel="client", ax=ax)
+        ax.set_title(ax.get_title(), fontsize=10, loc="left")
+        ax.set_title("")
+        for h in holds[holds["kind"] == kind].itertuples():
+            ax.barh(rows[h.client], h.end_ms - h.start_ms, left=h.start_ms, height=0.6,
+                    color=colors[h.mode], alpha=0.9)
+        ax.set_yticks(range(len(clients)), clients)
+        ax.set_ylim(-0.6, len(clients) - 0.4)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+    axes[-1, 0].set_xlabel("true time (ms)")
+    legend_outside(axes[0, 0], [Patch(color=colors["read"], label="a reader holds the lock"),
+                                Patch(color=colors["write"], label="the writer holds the lock")])
+    return fig

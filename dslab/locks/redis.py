@@ -293,11 +293,23 @@ class RedisLockServer(Handler):
         if not isinstance(msg, Request):
             return
         body = msg.body
-        ok, out, err = True, None, None
         bad_px = self._bad_px(body)
-        if bad_px is not None:
-            ok, err = False, bad_px  # checked before anything is written, as Redis does
-        elif isinstance(body, SetNX):
+        if bad_px is not None:  # checked before anything is written, as Redis does
+            ok, out, err = False, None, bad_px
+        else:
+            ok, out, err = self.execute(ctx, body)
+        key = getattr(body, "key", None)
+        if ok and key is not None and not isinstance(body, Get | PTtl):
+            self._changed(ctx, key)
+        ctx.send(src, Response(msg.id, ok, out, err))  # reply first: replication is async
+        if self.pending and self.replica is not None and not self.timer_armed:
+            ctx.set_timer(REPL_TIMER, self.repl_interval_ms)
+            self.timer_armed = True
+
+    def execute(self, ctx: Context, body: Any) -> tuple[bool, Any, str | None]:
+        """Run one command: ``(ok, reply body, error)``. Subclasses add commands here."""
+        ok, out, err = True, None, None
+        if isinstance(body, SetNX):
             fence = self.set_nx(ctx, body.key, body.value, body.px_ms)
             ok, out, err = fence is not None, {"fence": fence}, None if fence else "held"
         elif isinstance(body, Get):
@@ -328,13 +340,7 @@ class RedisLockServer(Handler):
             ok, out, err = left is not None, left, None if left is not None else "not_owner"
         else:
             ok, err = False, f"unknown command {type(body).__name__}"
-        key = getattr(body, "key", None)
-        if ok and key is not None and not isinstance(body, Get | PTtl):
-            self._changed(ctx, key)
-        ctx.send(src, Response(msg.id, ok, out, err))  # reply first: replication is async
-        if self.pending and self.replica is not None and not self.timer_armed:
-            ctx.set_timer(REPL_TIMER, self.repl_interval_ms)
-            self.timer_armed = True
+        return ok, out, err
 
     @staticmethod
     def _bad_px(body: Any) -> str | None:
