@@ -21,6 +21,8 @@ scripted faults. The numbered experiments compare variants of it (the chapter's 
 10. :func:`fair_lock` -- Redisson's fair lock hands the lock out in arrival order; the plain
     reentrant lock in whatever order the retries happen to land.
 11. :func:`rw_lock` -- readers share a read-write lock; a writer holds it alone.
+12. :func:`reentrancy_cost` -- nested acquires: Redisson counts on the server (a round trip per
+    re-entry), Curator's ``InterProcessMutex`` in the client (none).
 
 Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
 release (or to the holder's crash); *overlap* is the time two holds of different clients
@@ -41,10 +43,13 @@ from dslab.check import mutual_exclusion
 from dslab.history import History
 from dslab.locks import dblock
 from dslab.locks.client import LockClient
+from dslab.locks.curator import InterProcessMutex
 from dslab.locks.redis import HLock, HUnlock, RedisLockServer
 from dslab.locks.redisson import FLock, RedissonLockServer, RWLock, RWUnlock
 from dslab.locks.storage import FencedStorage
 from dslab.sim import Sim, Uniform
+from dslab.zk.client import add_zk_client
+from dslab.zk.cluster import build_ensemble, run_until_leader
 
 #: One datacenter: 0.5 to 1.5 ms one way.
 LAN = Uniform(0.5, 1.5)
@@ -528,6 +533,76 @@ def _writer_overlaps(df: pd.DataFrame) -> int:
     others = df.drop(index=w.index)
     return int(sum(((others["start_ms"] < r.end_ms) & (others["end_ms"] > r.start_ms)).sum()
                    for r in w.itertuples()))
+
+
+REENTRANCY_RECIPES = ("Redisson RLock (count on the server)",
+                      "Curator InterProcessMutex (count in the client)")
+
+
+def _client_requests(sim: Sim) -> int:
+    """Client requests sent so far (keep-alive pings excluded)."""
+    return sum(n for t, n in sim.net.sent_by_type.items()
+               if t.startswith("Request:") and t != "Request:Ping")
+
+
+def reentrancy_cost(seed: int = 1, depths: Iterable[int] = range(1, 6)) -> pd.DataFrame:
+    """One client takes the same lock ``depth`` times (nested) and releases it as many times,
+    with Redisson's server-side count and with Curator's client-side count (on a three-server
+    ZooKeeper ensemble). One row per recipe and depth: requests sent to the servers, time taken,
+    and what the server holds at the deepest point (the hash count, or the number of lock
+    znodes)."""
+    check_seed(seed)
+    depths = list(depths)
+    for i, d in enumerate(depths):
+        check_number(f"depths[{i}]", d, min=1, max=50, integer=True)
+    rows = []
+    for d in depths:
+        sim = Sim(seed=seed, latency=LAN)
+        sim.add_node("s1", RedisLockServer)
+        c = sim.add_client("c1")
+        seen = {}
+
+        def redisson(d=d, c=c, sim=sim, seen=seen):
+            for _ in range(d):
+                yield from c.call("s1", HLock("lock", "c1", 30_000), timeout_ms=20.0)
+            seen["server"] = sim.handler("s1").keys["lock"].value["c1"]
+            for _ in range(d):
+                yield from c.call("s1", HUnlock("lock", "c1", 30_000), timeout_ms=20.0)
+
+        t0, n0 = sim.now, _client_requests(sim)
+        sim.run(until=sim.process(redisson()))
+        rows.append({"recipe": REENTRANCY_RECIPES[0], "depth": d,
+                     "requests": _client_requests(sim) - n0, "elapsed_ms": sim.now - t0,
+                     "held_on_server": seen["server"]})
+
+        zsim, names = build_ensemble(seed, 3)
+        run_until_leader(zsim)
+        zc = add_zk_client(zsim, "c1", names, server=names[0])
+
+        def setup(zc=zc):
+            yield from zc.connect()
+            yield from zc.create("/lock", record=False)
+
+        zsim.run(until=zsim.process(setup()))
+        mutex = InterProcessMutex(zc, "/lock")
+        zseen = {}
+
+        def curator(d=d, mutex=mutex, zseen=zseen, zsim=zsim, names=names):
+            for _ in range(d):
+                yield from mutex.acquire("main")
+            zseen["server"] = len(zsim.handler(names[0]).tree.children("/lock"))
+            for _ in range(d):
+                yield from mutex.release("main")
+
+        t0, n0 = zsim.now, _client_requests(zsim)
+        zsim.run(until=zsim.process(curator()))
+        rows.append({"recipe": REENTRANCY_RECIPES[1], "depth": d,
+                     "requests": _client_requests(zsim) - n0, "elapsed_ms": zsim.now - t0,
+                     "held_on_server": zseen["server"]})
+    df = pd.DataFrame(rows)
+    df["elapsed_ms"] = df["elapsed_ms"].round(3)
+    df.attrs["seed"] = seed
+    return df
 
 
 def safety_sweep(seeds: Iterable[int] = range(30), *, progress: bool = False,

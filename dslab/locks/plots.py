@@ -243,3 +243,29 @@ def plot_rw_lock(holds: Any, table: Any):
     legend_outside(axes[0, 0], [Patch(color=colors["read"], label="a reader holds the lock"),
                                 Patch(color=colors["write"], label="the writer holds the lock")])
     return fig
+
+
+def plot_reentrancy_cost(df: Any):
+    """:func:`dslab.locks.experiments.reentrancy_cost`: requests sent to the servers (left) and
+    the count the server holds (right), against the nesting depth. Returns the figure."""
+    needed = {"recipe", "depth", "requests", "held_on_server"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of reentrancy_cost() with columns "
+                        f"{sorted(needed)}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+    seed = df.attrs.get("seed")
+    new_axes("Requests for nested lock + unlock", seed=seed, xlabel="nesting depth (acquires)",
+             ylabel="requests to the servers", ax=left)
+    new_axes("What the server holds at the deepest point", seed=seed,
+             xlabel="nesting depth (acquires)", ylabel="count on the server", ax=right)
+    for (recipe, g), (marker, color) in zip(df.groupby("recipe", sort=False),
+                                            [("o", HOLD_COLOR), ("s", "#fb8c00")], strict=False):
+        left.plot(g["depth"], g["requests"], marker=marker, color=color, label=recipe)
+        right.plot(g["depth"], g["held_on_server"], marker=marker, color=color, label=recipe)
+    for ax in (left, right):
+        ax.set_xticks(sorted(set(df["depth"])))
+        ax.set_ylim(bottom=0)
+        ax.set_title(ax.get_title(), fontsize=10)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               fontsize=8)
+    return fig
