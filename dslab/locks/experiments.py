@@ -472,6 +472,14 @@ def fair_lock(seeds: Iterable[int] = range(20), waiters: int = 4, hold_ms: float
     return pd.DataFrame(out)
 
 
+def fair_lock_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per lock kind of :func:`fair_lock`: the share of waiters served in arrival order, the mean
+    and the longest wait, and the mean time the free lock sat idle between holders."""
+    g = df.assign(in_order=df["order"] == df["arrival"]).groupby("kind", sort=False)
+    return g.agg(served_in_arrival_order=("in_order", "mean"), mean_wait_ms=("wait_ms", "mean"),
+                 max_wait_ms=("wait_ms", "max"), mean_idle_ms=("idle_ms", "mean")).round(3)
+
+
 RW_KINDS = ("exclusive lock", "read-write lock")
 
 
