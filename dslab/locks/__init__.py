@@ -8,6 +8,12 @@ Map to the notes and the papers:
   holder -> count), fencing counters, asynchronous replication to a replica (Redis 集群).
 - :mod:`dslab.locks.lua` -- the same lock commands as Lua scripts for a real Redis (the
   differential tests in ``tests/test_real_redis.py`` run both).
+- :mod:`dslab.locks.redisson` -- Redisson's fair lock (a FIFO queue of waiters) and read-write
+  lock, as commands of :class:`~dslab.locks.redisson.RedissonLockServer`.
+- :mod:`dslab.locks.curator` -- Curator's ``InterProcessMutex``: reentrancy counted in the client
+  over the ZooKeeper lock recipe.
+- :mod:`dslab.locks.dblock` -- database locks on a real SQLite file (unique-index row,
+  transaction lock).
 - :mod:`dslab.locks.client` -- lock / unlock with a random token, the watchdog, Redlock
   (antirez, "Distributed locks with Redis"), client GC pauses and crashes.
 - :mod:`dslab.locks.storage` -- a storage service that checks fencing tokens (Kleppmann 2016,
