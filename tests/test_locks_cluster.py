@@ -132,6 +132,15 @@ def test_reentrancy_counts_and_refuses_another_holder():
     assert list(df["count"].iloc[[0, 1, 3, 5, 6]]) == [1, 2, 1, 0, 1]
 
 
+def test_reentrant_unlock_keeps_the_lock_alive_with_a_full_lease():
+    # Lease 250 ms, a command every 100 ms: the second lock's lease ends near 350 ms, before c2
+    # asks again at 400 ms; c1's unlock at 300 ms (count 2 -> 1) must have reset it to 250 ms.
+    df = ex.reentrancy(1, lease_ms=250.0, gap_ms=100.0)
+    unlock = df.iloc[3]
+    assert unlock["count"] == 1 and unlock["lease_left_ms"] == pytest.approx(250.0, abs=2.0)
+    assert df.iloc[4]["result"] == "fail" and df.iloc[4]["t_ms"] > 400.0
+
+
 def test_same_seed_same_history():
     a = ex.run_locks(4, clients=3, rounds=3, watchdog=True, duration_ms=800.0)[1]
     b = ex.run_locks(4, clients=3, rounds=3, watchdog=True, duration_ms=800.0)[1]
@@ -146,3 +155,19 @@ def test_same_history_under_another_hash_seed():
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": h, "PATH": ""}).stdout for h in ("1", "2")]
     assert outs[0] == outs[1] and outs[0]
+
+
+def test_setnx_then_expire_crash_between_the_commands_leaves_a_lock_that_never_expires():
+    # SETNX then PEXPIRE: c1 dies after sending SETNX, before sending PEXPIRE (one round trip).
+    for seed in range(1, 6):
+        df = ex.crash_window(seed, crash_ms=[0.25, 8.0], duration_ms=600.0).set_index(
+            ["variant", "crash_ms"])
+        assert df.loc[("SETNX, then PEXPIRE", 0.25), "stuck"], replay(seed, "crash at 0.25")
+        assert not df.loc[("SETNX, then PEXPIRE", 8.0), "stuck"], replay(seed, "crash at 8")
+
+
+def test_set_nx_px_has_no_crash_window():
+    df = ex.crash_window(1, crash_ms=[0.25, 0.5, 1.0, 2.0, 4.0], ttl_ms=200.0)
+    px = df[df["variant"] == "SET NX PX (one command)"]
+    assert not px["stuck"].any()
+    assert px["c2_acquired_ms"].between(200.0, 230.0).all()  # freed by the ttl, not later

@@ -9,16 +9,20 @@ import pytest
 
 from dslab.core import Context, Request, Response
 from dslab.locks.redis import (
+    NOT_AN_INTEGER,
     REPL_TIMER,
     CompareAndDelete,
     Del,
     Get,
     HLock,
     HUnlock,
+    PExpire,
     PExpireIfMine,
+    PTtl,
     RedisLockServer,
     Replicate,
     SetNX,
+    release_channel,
 )
 from dslab.locks.storage import FencedStorage, Read, Write
 
@@ -123,9 +127,9 @@ def test_reentrant_lock_counts_per_holder():
     assert ask(s, HLock("lock", "c1", 1000.0), now=1.0).body == 2
     r = ask(s, HLock("lock", "c2", 1000.0), now=2.0)
     assert not r.ok and r.error == "held"
-    assert ask(s, HUnlock("lock", "c1"), now=3.0).body == 1
+    assert ask(s, HUnlock("lock", "c1", 1000.0), now=3.0).body == 1
     assert not ask(s, HLock("lock", "c2", 1000.0), now=4.0).ok
-    assert ask(s, HUnlock("lock", "c1"), now=5.0).body == 0
+    assert ask(s, HUnlock("lock", "c1", 1000.0), now=5.0).body == 0
     assert ask(s, HLock("lock", "c2", 1000.0), now=6.0).body == 1
 
 
@@ -134,6 +138,103 @@ def test_reentrant_unlock_by_a_non_holder_fails():
     ask(s, HLock("lock", "c1", 1000.0))
     r = ask(s, HUnlock("lock", "c2"), now=1.0)
     assert not r.ok and r.error == "not_owner"
+
+
+def test_reentrant_unlock_resets_the_lease_to_the_full_lease_time():
+    # Redisson's unlock: count - 1; still above 0 -> PEXPIRE key leaseTime.
+    s = RedisLockServer()
+    ask(s, HLock("lock", "c1", 100.0), now=0.0)
+    ask(s, HLock("lock", "c1", 100.0), now=10.0)  # lease until 110
+    assert ask(s, HUnlock("lock", "c1", 100.0), now=80.0).body == 1  # lease until 180 again
+    assert ask(s, PTtl("lock"), now=150.0).body == pytest.approx(30.0)
+    assert not ask(s, HLock("lock", "c2", 100.0), now=150.0).ok  # past the old 110 deadline
+    assert ask(s, HLock("lock", "c2", 100.0), now=180.0).ok  # the reset lease ran out
+
+
+def test_reentrant_unlock_to_zero_deletes_the_key_and_publishes_the_release():
+    s = RedisLockServer()
+    ctx = Context("s1")
+    ask(s, HLock("lock", "c1", 100.0), ctx=ctx)
+    ask(s, HLock("lock", "c1", 100.0), ctx=ctx)
+    ask(s, HUnlock("lock", "c1", 100.0), now=1.0, ctx=ctx)
+    assert not [e for e in ctx.effects if getattr(e, "name", None) == "published"]
+    assert ask(s, HUnlock("lock", "c1", 100.0), now=2.0, ctx=ctx).body == 0
+    published = [e.data for e in ctx.effects if getattr(e, "name", None) == "published"]
+    assert published == [{"channel": release_channel("lock"), "message": "unlocked"}]
+    assert ask(s, PTtl("lock"), now=3.0, ctx=ctx).body == -2
+
+
+def test_refused_reentrant_lock_answers_with_the_lease_left():
+    s = RedisLockServer()
+    ask(s, HLock("lock", "c1", 100.0), now=0.0)
+    r = ask(s, HLock("lock", "c2", 100.0), now=30.0)
+    assert (r.ok, r.error, r.body) == (False, "held", pytest.approx(70.0))
+
+
+def test_pttl_is_minus_two_without_key_and_minus_one_without_expiry():
+    s = RedisLockServer()
+    assert ask(s, PTtl("lock")).body == -2
+    ask(s, SetNX("lock", "a"))
+    assert ask(s, PTtl("lock")).body == -1
+    ask(s, SetNX("other", "a", 100.0), now=10.0)
+    assert ask(s, PTtl("other"), now=35.0).body == pytest.approx(75.0)
+
+
+@pytest.mark.parametrize("px", [0, -5, 0.0, -100.0])
+def test_set_px_must_be_positive(px):
+    s = RedisLockServer()
+    r = ask(s, SetNX("lock", "a", px))
+    assert (r.ok, r.error) == (False, "ERR invalid expire time in 'set' command")
+    assert ask(s, Get("lock")).body is None  # nothing was written
+    assert ask(s, SetNX("lock", "b", 100.0)).body == {"fence": 1}  # no token was spent
+
+
+@pytest.mark.parametrize("px", [1.5, 99.999, float("nan"), float("inf"), "100", True])
+def test_set_px_must_be_a_whole_number_of_milliseconds(px):
+    s = RedisLockServer()
+    ask(s, SetNX("lock", "a", 100.0))
+    r = ask(s, SetNX("lock", "b", px), now=1.0)
+    assert (r.ok, r.error) == (False, NOT_AN_INTEGER)
+    assert ask(s, PTtl("lock"), now=1.0).body == pytest.approx(99.0)  # the held lock untouched
+
+
+def test_set_px_accepts_an_integral_float_as_whole_milliseconds():
+    s = RedisLockServer()
+    assert ask(s, SetNX("lock", "a", 100.0)).ok
+    assert ask(s, SetNX("other", "a", 100)).ok
+
+
+def test_lock_scripts_check_the_lease_before_writing_anything():
+    s = RedisLockServer()
+    r = ask(s, HLock("lock", "c1", 0))
+    assert (r.ok, r.error) == (False, "ERR invalid expire time in 'hlock' command")
+    assert ask(s, PTtl("lock")).body == -2
+    ask(s, HLock("lock", "c1", 100.0))
+    ask(s, HLock("lock", "c1", 100.0))
+    r = ask(s, HUnlock("lock", "c1", 2.5), now=1.0)
+    assert (r.ok, r.error) == (False, NOT_AN_INTEGER)
+    assert s.keys["lock"].value == {"c1": 2}  # the count was not decremented
+    r = ask(s, PExpireIfMine("lock", "c1", -1), now=2.0)
+    assert (r.ok, r.error) == (False, "ERR invalid expire time in 'pexpireifmine' command")
+
+
+def test_plain_pexpire_sets_a_ttl_on_whatever_the_key_holds():
+    s = RedisLockServer()
+    assert ask(s, PExpire("lock", 100.0)).body == 0  # no key
+    ask(s, SetNX("lock", "a"))  # SETNX: no expiry yet
+    assert ask(s, PTtl("lock"), now=1.0).body == -1
+    assert ask(s, PExpire("lock", 100.0), now=2.0).body == 1
+    assert ask(s, PTtl("lock"), now=2.0).body == pytest.approx(100.0)
+    assert ask(s, SetNX("lock", "b", 100.0), now=102.0).ok
+
+
+def test_plain_pexpire_of_zero_deletes_the_key_and_rejects_fractions():
+    s = RedisLockServer()
+    ask(s, SetNX("lock", "a"))
+    r = ask(s, PExpire("lock", 0.5), now=1.0)
+    assert (r.ok, r.error) == (False, NOT_AN_INTEGER)
+    assert ask(s, PExpire("lock", 0), now=2.0).body == 1
+    assert ask(s, PTtl("lock"), now=2.0).body == -2
 
 
 def test_master_replies_before_replicating():

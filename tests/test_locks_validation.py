@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dslab.locks import LockClient
+from dslab.locks import LockClient, plots
 from dslab.locks import experiments as ex
 from dslab.locks.widgets import pause_view
 from dslab.sim import Sim
@@ -43,6 +43,10 @@ def test_lock_client_rejects_bad_arguments():
         LockClient(sim, "c2", ["s1"], retry_ms=0)
     with pytest.raises(ValueError, match="drift_factor=0.9"):
         LockClient(sim, "c3", ["s1"], drift_factor=0.9)
+    with pytest.raises(ValueError, match="expiry='ex'"):
+        LockClient(sim, "c4", ["s1"], expiry="ex")
+    with pytest.raises(ValueError, match="expiry='expire' is not allowed with ttl_ms=None"):
+        LockClient(sim, "c5", ["s1"], expiry="expire", ttl_ms=None)
 
 
 def test_experiment_arguments_are_checked():
@@ -50,6 +54,10 @@ def test_experiment_arguments_are_checked():
         ex.expiry_vs_work(1, pause_ms=-1)
     with pytest.raises(ValueError, match=r"scenarios\[0\]='flood'"):
         ex.fencing(1, scenarios=["flood"])
+    with pytest.raises(ValueError, match=r"crash_ms\[1\]=0"):
+        ex.crash_window(1, crash_ms=[1.0, 0])
+    with pytest.raises(TypeError, match="df must be the DataFrame of crash_window"):
+        plots.plot_crash_window(ex.reentrancy(1))
     with pytest.raises(TypeError, match="progress=1"):
         ex.safety_sweep([1], progress=1)
 

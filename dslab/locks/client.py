@@ -19,6 +19,10 @@ Rules:
 5. A client pause is modelled in the client: a process cannot run while ``sim.now`` is before
    ``paused_until``; whatever it was waiting for is handled when the pause ends. It is recorded as a
    ``pause`` fault of the client, like ``Sim.pause`` for a server node.
+6. ``expiry="expire"`` is the notes' first, broken fix: ``SETNX key token`` then, in a second
+   command, ``PEXPIRE key ttl``. A client that crashes between the two (after sending the first,
+   before sending the second) leaves a key without expiry, held forever. The default
+   ``expiry="px"`` sets both in one ``SET key token NX PX ttl``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from collections.abc import Generator
 from typing import Any
 
 from dslab._validate import check_choice, check_number, check_type
-from dslab.locks.redis import CompareAndDelete, Del, PExpireIfMine, SetNX
+from dslab.locks.redis import CompareAndDelete, Del, PExpire, PExpireIfMine, SetNX
 from dslab.locks.storage import Read, Write
 
 RELEASES = ("cad", "del")
+EXPIRIES = ("px", "expire")
 
 
 class Crashed(Exception):
@@ -57,6 +62,7 @@ class LockClient:
         retry_ms: float = 10.0,
         acquire_timeout_ms: float | None = None,
         drift_factor: float = 0.01,
+        expiry: str = "px",
     ) -> None:
         check_type("servers", servers, list)
         if not servers:
@@ -74,6 +80,10 @@ class LockClient:
         if acquire_timeout_ms is not None:
             check_number("acquire_timeout_ms", acquire_timeout_ms, min=0)
         check_number("drift_factor", drift_factor, min=0, max=0.5)
+        check_choice("expiry", expiry, EXPIRIES)
+        if expiry == "expire" and (ttl_ms is None or redlock):
+            raise ValueError(f"expiry='expire' is not allowed with ttl_ms={ttl_ms}, "
+                             f"redlock={redlock}: it needs a ttl and a single server")
         self.sim = sim
         self.name = name
         self.client = sim.add_client(name)
@@ -85,6 +95,7 @@ class LockClient:
         self.rpc_timeout_ms, self.retry_ms = float(rpc_timeout_ms), float(retry_ms)
         self.acquire_timeout_ms = acquire_timeout_ms
         self.drift_factor = float(drift_factor)
+        self.expiry = expiry
         self.paused_until = 0.0
         self.crashed = False
         self.holding = False
@@ -151,10 +162,15 @@ class LockClient:
             if self.redlock:
                 ok, fence = (yield from self._redlock_once(token)), None  # no common counter
             else:
+                px = self.ttl_ms if self.expiry == "px" else None
                 r = yield from self._call(
-                    self.primary, SetNX(self.key, token, self.ttl_ms), self.rpc_timeout_ms
+                    self.primary, SetNX(self.key, token, px), self.rpc_timeout_ms
                 )
                 ok, fence = r.ok, (r.value or {}).get("fence")
+                if ok and self.expiry == "expire":  # the second command: a crash before it
+                    yield from self._call(  # leaves the key without expiry
+                        self.primary, PExpire(self.key, self.ttl_ms), self.rpc_timeout_ms
+                    )
             if ok:
                 self.token, self.fence, self.holding = token, fence, True
                 self.client.complete(op, "ok", {"token": token, "fence": fence})

@@ -14,6 +14,15 @@ scripted faults. The numbered experiments compare variants of it (the chapter's 
 5. :func:`redlock_faults` -- Redlock under a clock jump on one server and under a client pause.
 6. :func:`fencing` -- the same faults with a storage that checks fencing tokens.
 7. :func:`reentrancy` -- nested acquires by one holder; another holder is refused.
+8. :func:`crash_window` -- ``SETNX`` then ``PEXPIRE``: a crash between the two commands leaves a
+   lock that never expires; ``SET NX PX`` has no such window.
+9. :func:`db_locks` -- the database locks of :mod:`dslab.locks.dblock` on a real SQLite file: no
+   lock, a unique-index row, a transaction's write lock; with and without a crashed holder.
+10. :func:`fair_lock` -- Redisson's fair lock hands the lock out in arrival order; the plain
+    reentrant lock in whatever order the retries happen to land.
+11. :func:`rw_lock` -- readers share a read-write lock; a writer holds it alone.
+12. :func:`reentrancy_cost` -- nested acquires: Redisson counts on the server (a round trip per
+    re-entry), Curator's ``InterProcessMutex`` in the client (none).
 
 Definitions: a *hold* runs, in true time, from the ``ok`` of an acquire to the invocation of the
 release (or to the holder's crash); *overlap* is the time two holds of different clients
@@ -32,10 +41,15 @@ from tqdm.auto import tqdm
 from dslab._validate import check_choice, check_number, check_seed, check_type
 from dslab.check import mutual_exclusion
 from dslab.history import History
+from dslab.locks import dblock
 from dslab.locks.client import LockClient
+from dslab.locks.curator import InterProcessMutex
 from dslab.locks.redis import HLock, HUnlock, RedisLockServer
+from dslab.locks.redisson import FLock, RedissonLockServer, RWLock, RWUnlock
 from dslab.locks.storage import FencedStorage
 from dslab.sim import Sim, Uniform
+from dslab.zk.client import add_zk_client
+from dslab.zk.cluster import build_ensemble, run_until_leader
 
 #: One datacenter: 0.5 to 1.5 ms one way.
 LAN = Uniform(0.5, 1.5)
@@ -87,6 +101,7 @@ def run_locks(
     repl_interval_ms: float = 50.0,
     faults: list[dict] | tuple = (),
     duration_ms: float = 1000.0,
+    expiry: str = "px",
 ) -> Run:
     """Run one lock scenario; return ``(holds, history)``.
 
@@ -95,7 +110,8 @@ def run_locks(
     an ``at`` (true ms): ``pause_client`` (``client``, ``duration_ms``), ``crash_client``
     (``client``), ``crash`` (``node``), ``clock_jump`` (``node``, ``delta_ms``), ``cut``
     (``a``, ``b``: a link between a client and a server), ``failover`` (the clients switch to the
-    replica ``r1``, as Redis Sentinel would promote it).
+    replica ``r1``, as Redis Sentinel would promote it). ``expiry``: ``"px"`` (``SET NX PX``)
+    or ``"expire"`` (``SETNX`` then ``PEXPIRE``, :class:`~dslab.locks.client.LockClient` rule 6).
     """
     check_seed(seed)
     check_choice("mode", mode, MODES)
@@ -128,7 +144,7 @@ def run_locks(
         lc = LockClient(sim, f"c{i + 1}", names, ttl_ms=ttl_ms, release=release,
                         watchdog=watchdog, redlock=mode == "redlock", storage="store",
                         retry_ms=retry_ms, acquire_timeout_ms=acquire_timeout_ms,
-                        rpc_timeout_ms=5.0 if mode == "redlock" else 20.0)
+                        rpc_timeout_ms=5.0 if mode == "redlock" else 20.0, expiry=expiry)
         lcs.append(lc)
     by_name = {lc.name: lc for lc in lcs}
     for i, f in enumerate(faults):
@@ -303,29 +319,297 @@ def fencing(seed: int = 1, scenarios: Iterable[str] | None = None) -> tuple[pd.D
     return table, runs
 
 
-def reentrancy(seed: int = 1) -> pd.DataFrame:
-    """c1 locks twice (count 2), c2 is refused, c1 unlocks twice, then c2 gets it."""
+def reentrancy(seed: int = 1, lease_ms: float = 250.0, gap_ms: float = 100.0) -> pd.DataFrame:
+    """c1 locks twice (count 2), c2 is refused, c1 unlocks twice, then c2 gets it; one command
+    every ``gap_ms``. Every lock and unlock that leaves the lock held sets a full ``lease_ms``
+    (Redisson), so c2 stays refused after c1's first unlock even when the lease taken by the
+    second lock would have run out by then. One row per command, with the server's hash and the
+    lease left on the server's clock after it (``NaN``: no key)."""
     check_seed(seed)
+    check_number("lease_ms", lease_ms, min=1)
+    check_number("gap_ms", gap_ms, min=0)
     sim = Sim(seed=seed, latency=LAN)
     sim.add_node("s1", RedisLockServer)
     c1, c2 = sim.add_client("c1"), sim.add_client("c2")
-    steps = [(c1, HLock("lock", "c1", 1000.0)), (c1, HLock("lock", "c1", 1000.0)),
-             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
-             (c2, HLock("lock", "c2", 1000.0)), (c1, HUnlock("lock", "c1")),
-             (c2, HLock("lock", "c2", 1000.0))]
+    steps = [(c1, HLock("lock", "c1", lease_ms)), (c1, HLock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms)), (c1, HUnlock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms)), (c1, HUnlock("lock", "c1", lease_ms)),
+             (c2, HLock("lock", "c2", lease_ms))]
     rows = []
 
     def script():
-        for who, body in steps:
+        for i, (who, body) in enumerate(steps):
+            yield sim.sleep(max(i * gap_ms - sim.now, 0.0))
             r = yield from who.call("s1", body, timeout_ms=20.0)
             held = sim.handler("s1").keys.get("lock")
+            left = float("nan")
+            if held is not None and held.expires_at is not None:
+                left = round(held.expires_at - sim.local_time("s1"), 1)
             rows.append({"t_ms": round(sim.now, 3), "client": who.name,
                          "command": type(body).__name__, "result": r.type,
-                         "count": r.value, "server hash": dict(held.value) if held else {}})
+                         "count": r.value if r.ok else None,
+                         "server hash": dict(held.value) if held else {},
+                         "lease_left_ms": left})
 
     sim.run(until=sim.process(script()))
     df = pd.DataFrame(rows)
     df["count"] = df["count"].astype("Int64")
+    return df
+
+
+CRASH_WINDOW_VARIANTS = {"SET NX PX (one command)": "px", "SETNX, then PEXPIRE": "expire"}
+
+
+def crash_window(seed: int = 1, crash_ms: Iterable[float] | None = None, ttl_ms: float = 200.0,
+                 duration_ms: float = 1000.0) -> pd.DataFrame:
+    """``c1`` asks for the lock at 0 ms and crashes at each time of ``crash_ms`` (default 0.25,
+    0.5, ..., 6 ms); ``c2`` asks from 10 ms on, every 10 ms or so. One row per variant of
+    :data:`CRASH_WINDOW_VARIANTS` and crash time: when ``c2`` got the lock (``NaN``: not within
+    ``duration_ms``, the lock is stuck) and how long it waited."""
+    check_seed(seed)
+    times = [0.25 * k for k in range(1, 25)] if crash_ms is None else list(crash_ms)
+    for i, t in enumerate(times):
+        check_number(f"crash_ms[{i}]", t, min=0, min_inclusive=False)
+    check_number("ttl_ms", ttl_ms, min=1)
+    rows = []
+    for variant, expiry in CRASH_WINDOW_VARIANTS.items():
+        for t in times:
+            holds, _ = run_locks(seed, clients=2, ttl_ms=ttl_ms, expiry=expiry,
+                                 work_ms=[10 * ttl_ms, 50.0], start_ms=[0.0, 10.0],
+                                 duration_ms=duration_ms,
+                                 faults=[{"verb": "crash_client", "client": "c1", "at": t}])
+            c2 = holds[holds["holder"] == "c2"]
+            got = float(c2["start_ms"].min()) if len(c2) else float("nan")
+            rows.append({"variant": variant, "crash_ms": t, "c2_acquired_ms": got,
+                         "c2_wait_ms": got - 10.0, "stuck": len(c2) == 0})
+    df = pd.DataFrame(rows)
+    df.attrs.update(seed=seed, ttl_ms=float(ttl_ms), duration_ms=float(duration_ms))
+    return df
+
+
+def db_locks(clients: int = 3, increments: int = 3, max_steps: int = 300) -> pd.DataFrame:
+    """:func:`dslab.locks.dblock.scenario` for each lock kind, without a crash and with ``c1``
+    crashing inside its first critical section. One row each; real SQLite, but deterministic
+    (round-robin steps, no seed needed)."""
+    rows = []
+    for lock in dblock.LOCKS:
+        for crash in (None, "c1"):
+            out = dblock.scenario(lock, clients=clients, increments=increments, crash=crash,
+                                  max_steps=max_steps)
+            out.pop("trace")
+            rows.append(out)
+    df = pd.DataFrame(rows)
+    df["crash"] = df["crash"].fillna("none")
+    return df
+
+
+def _hash_worker(sim: Sim, name: str, lock: Any, unlock: Any, *, start_ms: float,
+                 work_ms: float, rounds: int = 1, think_ms: float = 10.0,
+                 retry_ms: float = 10.0, rows: list[dict]) -> Any:
+    """A client script for the hash-based locks: ask (retrying every ``retry_ms`` with jitter)
+    until granted, work, unlock, think; one row per hold (from the grant to the unlock)."""
+    client = sim.add_client(name)
+    rng = sim.stream(f"lockclient/{name}")
+
+    def script():
+        yield sim.sleep(start_ms)
+        for _ in range(rounds):
+            asked = sim.now
+            while True:
+                r = yield from client.call("s1", lock, timeout_ms=20.0)
+                if r.ok:
+                    break
+                yield sim.sleep(retry_ms * (0.5 + rng.random()))
+            got = sim.now
+            yield sim.sleep(work_ms)
+            rows.append({"client": name, "mode": getattr(lock, "mode", "exclusive"),
+                         "asked_ms": asked, "start_ms": got, "end_ms": sim.now,
+                         "wait_ms": got - asked})
+            yield from client.call("s1", unlock, timeout_ms=20.0)
+            yield sim.sleep(think_ms * (0.5 + rng.random()))
+
+    return sim.process(script())
+
+
+FAIR_KINDS = ("reentrant lock (not fair)", "fair lock")
+
+
+def fair_lock(seeds: Iterable[int] = range(20), waiters: int = 4, hold_ms: float = 60.0,
+              work_ms: float = 20.0) -> pd.DataFrame:
+    """``c0`` holds the lock for ``hold_ms``; ``c1``..``cN`` ask for it 5 ms apart while it is
+    held and retry every 10 ms or so. For each seed and each lock kind of :data:`FAIR_KINDS`
+    (``HLock`` or Redisson's ``FLock``), one row per waiter: its arrival rank, the rank in which
+    it got the lock, and its wait."""
+    seeds = list(seeds)
+    for s in seeds:
+        check_seed(s)
+    check_number("waiters", waiters, min=1, max=20, integer=True)
+    check_number("hold_ms", hold_ms, min=0)
+    check_number("work_ms", work_ms, min=0)
+    out = []
+    for seed in seeds:
+        for kind in FAIR_KINDS:
+            sim = Sim(seed=seed, latency=LAN)
+            sim.add_node("s1", RedissonLockServer)
+            rows: list[dict] = []
+            procs = []
+            for i in range(waiters + 1):
+                name = f"c{i}"
+                lock = (HLock("lock", name, 10_000) if kind == FAIR_KINDS[0]
+                        else FLock("lock", name, 10_000))
+                procs.append(_hash_worker(sim, name, lock, HUnlock("lock", name, 10_000),
+                                          start_ms=5.0 * i,
+                                          work_ms=hold_ms if i == 0 else work_ms, rows=rows))
+            sim.run(until=sim.env.all_of(procs))
+            df = pd.DataFrame(rows).sort_values("start_ms")
+            gaps = (df["start_ms"].iloc[1:].to_numpy() - df["end_ms"].iloc[:-1].to_numpy())
+            df = df[df["client"] != "c0"].reset_index(drop=True)
+            for rank, row in enumerate(df.itertuples(), start=1):
+                out.append({"seed": seed, "kind": kind, "client": row.client,
+                            "arrival": int(row.client[1:]), "order": rank,
+                            "wait_ms": round(row.wait_ms, 3),
+                            "idle_ms": round(float(gaps.sum()), 3)})
+    return pd.DataFrame(out)
+
+
+def fair_lock_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per lock kind of :func:`fair_lock`: the share of waiters served in arrival order, the mean
+    and the longest wait, and the mean time the free lock sat idle between holders."""
+    g = df.assign(in_order=df["order"] == df["arrival"]).groupby("kind", sort=False)
+    return g.agg(served_in_arrival_order=("in_order", "mean"), mean_wait_ms=("wait_ms", "mean"),
+                 max_wait_ms=("wait_ms", "max"), mean_idle_ms=("idle_ms", "mean")).round(3)
+
+
+RW_KINDS = ("exclusive lock", "read-write lock")
+
+
+def rw_lock(seed: int = 1, readers: int = 4, rounds: int = 3, read_ms: float = 40.0,
+            write_ms: float = 20.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``readers`` readers (``r1``..) and one writer ``w`` each take the lock ``rounds`` times,
+    first with one exclusive lock for everybody (``HLock``), then with Redisson's read-write lock
+    (readers take the read side). Returns ``(holds, summary)``: one row per hold (``kind``,
+    ``client``, ``mode``, ``start_ms``, ``end_ms``), and per kind the time until all were done,
+    the most readers holding at once, and whether a writer ever overlapped anyone."""
+    check_seed(seed)
+    check_number("readers", readers, min=1, max=20, integer=True)
+    check_number("rounds", rounds, min=1, integer=True)
+    check_number("read_ms", read_ms, min=0)
+    check_number("write_ms", write_ms, min=0)
+    holds, summary = [], []
+    for kind in RW_KINDS:
+        sim = Sim(seed=seed, latency=LAN)
+        sim.add_node("s1", RedissonLockServer)
+        rows: list[dict] = []
+        procs = []
+        names = [f"r{i + 1}" for i in range(readers)] + ["w"]
+        for i, name in enumerate(names):
+            mode = "write" if name == "w" else "read"
+            if kind == RW_KINDS[0]:
+                lock, unlock = HLock("rw", name, 10_000), HUnlock("rw", name, 10_000)
+            else:
+                lock, unlock = RWLock("rw", name, mode, 10_000), RWUnlock("rw", name, mode, 10_000)
+            procs.append(_hash_worker(sim, name, lock, unlock, start_ms=2.0 * i,
+                                      work_ms=write_ms if name == "w" else read_ms,
+                                      rounds=rounds, rows=rows))
+        sim.run(until=sim.env.all_of(procs))
+        df = pd.DataFrame(rows)
+        df["mode"] = ["write" if c == "w" else "read" for c in df["client"]]
+        df.insert(0, "kind", kind)
+        holds.append(df)
+        summary.append({"kind": kind, "done_ms": round(sim.now, 3),
+                        "max_readers_at_once": _max_concurrent(df[df["mode"] == "read"]),
+                        "writer_overlaps": _writer_overlaps(df)})
+    out = pd.concat(holds, ignore_index=True)
+    out.attrs["seed"] = seed
+    table = pd.DataFrame(summary)
+    table.attrs["seed"] = seed
+    return out, table
+
+
+def _max_concurrent(df: pd.DataFrame) -> int:
+    events = sorted([(t, 1) for t in df["start_ms"]] + [(t, -1) for t in df["end_ms"]],
+                    key=lambda e: (e[0], e[1]))
+    best = cur = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def _writer_overlaps(df: pd.DataFrame) -> int:
+    w = df[df["mode"] == "write"]
+    others = df.drop(index=w.index)
+    return int(sum(((others["start_ms"] < r.end_ms) & (others["end_ms"] > r.start_ms)).sum()
+                   for r in w.itertuples()))
+
+
+REENTRANCY_RECIPES = ("Redisson RLock (count on the server)",
+                      "Curator InterProcessMutex (count in the client)")
+
+
+def _client_requests(sim: Sim) -> int:
+    """Client requests sent so far (keep-alive pings excluded)."""
+    return sum(n for t, n in sim.net.sent_by_type.items()
+               if t.startswith("Request:") and t != "Request:Ping")
+
+
+def reentrancy_cost(seed: int = 1, depths: Iterable[int] = range(1, 6)) -> pd.DataFrame:
+    """One client takes the same lock ``depth`` times (nested) and releases it as many times,
+    with Redisson's server-side count and with Curator's client-side count (on a three-server
+    ZooKeeper ensemble). One row per recipe and depth: requests sent to the servers, time taken,
+    and what the server holds at the deepest point (the hash count, or the number of lock
+    znodes)."""
+    check_seed(seed)
+    depths = list(depths)
+    for i, d in enumerate(depths):
+        check_number(f"depths[{i}]", d, min=1, max=50, integer=True)
+    rows = []
+    for d in depths:
+        sim = Sim(seed=seed, latency=LAN)
+        sim.add_node("s1", RedisLockServer)
+        c = sim.add_client("c1")
+        seen = {}
+
+        def redisson(d=d, c=c, sim=sim, seen=seen):
+            for _ in range(d):
+                yield from c.call("s1", HLock("lock", "c1", 30_000), timeout_ms=20.0)
+            seen["server"] = sim.handler("s1").keys["lock"].value["c1"]
+            for _ in range(d):
+                yield from c.call("s1", HUnlock("lock", "c1", 30_000), timeout_ms=20.0)
+
+        t0, n0 = sim.now, _client_requests(sim)
+        sim.run(until=sim.process(redisson()))
+        rows.append({"recipe": REENTRANCY_RECIPES[0], "depth": d,
+                     "requests": _client_requests(sim) - n0, "elapsed_ms": sim.now - t0,
+                     "held_on_server": seen["server"]})
+
+        zsim, names = build_ensemble(seed, 3)
+        run_until_leader(zsim)
+        zc = add_zk_client(zsim, "c1", names, server=names[0])
+
+        def setup(zc=zc):
+            yield from zc.connect()
+            yield from zc.create("/lock", record=False)
+
+        zsim.run(until=zsim.process(setup()))
+        mutex = InterProcessMutex(zc, "/lock")
+        zseen = {}
+
+        def curator(d=d, mutex=mutex, zseen=zseen, zsim=zsim, names=names):
+            for _ in range(d):
+                yield from mutex.acquire("main")
+            zseen["server"] = len(zsim.handler(names[0]).tree.children("/lock"))
+            for _ in range(d):
+                yield from mutex.release("main")
+
+        t0, n0 = zsim.now, _client_requests(zsim)
+        zsim.run(until=zsim.process(curator()))
+        rows.append({"recipe": REENTRANCY_RECIPES[1], "depth": d,
+                     "requests": _client_requests(zsim) - n0, "elapsed_ms": zsim.now - t0,
+                     "held_on_server": zseen["server"]})
+    df = pd.DataFrame(rows)
+    df["elapsed_ms"] = df["elapsed_ms"].round(3)
+    df.attrs["seed"] = seed
     return df
 
 

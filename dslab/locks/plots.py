@@ -114,3 +114,158 @@ def plot_holds(runs: dict[str, tuple[Any, Any]], *, t1: float | None = None):
     axes[-1, 0].set_xlabel("true time (ms)")
     legend_outside(axes[0, 0], list(seen.values()))
     return fig
+
+
+def plot_crash_window(df: Any):
+    """:func:`dslab.locks.experiments.crash_window`: for each crash time of ``c1`` (x), how long
+    ``c2`` waited for the lock (y); a stuck lock (``c2`` never got it) is a cross on the top
+    line. Returns the figure."""
+    needed = {"variant", "crash_ms", "c2_wait_ms", "stuck"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of crash_window() with columns {sorted(needed)}")
+    duration = df.attrs.get("duration_ms", 1000.0)
+    never = duration * 1.05
+    fig, ax = new_axes("c1 crashes while taking the lock: how long does c2 wait?",
+                       seed=df.attrs.get("seed"), xlabel="c1 crashes at (ms, true time)",
+                       ylabel="c2 waits for the lock (ms)", figsize=(9.0, 3.6))
+    styles = {0: ("o", HOLD_COLOR, -0.06), 1: ("s", "#fb8c00", 0.06)}
+    for k, (variant, g) in enumerate(df.groupby("variant", sort=False)):
+        marker, color, dx = styles[k % 2]
+        ok = g[~g["stuck"]]
+        ax.plot(ok["crash_ms"] + dx, ok["c2_wait_ms"], marker, color=color, ms=5, ls="",
+                label=f"{variant}: expires")
+        bad = g[g["stuck"]]
+        if len(bad):
+            ax.plot(bad["crash_ms"] + dx, [never] * len(bad), "x", color=OVERLAP_COLOR, ms=7,
+                    mew=2, ls="", label=f"{variant}: never expires")
+    ax.axhline(df.attrs.get("ttl_ms", 200.0), color=WAIT_COLOR, ls="--", lw=1, label="ttl")
+    ax.set_ylim(0, never * 1.1)
+    ax.text(df["crash_ms"].min(), never * 0.97, f"never (within {duration:g} ms)", fontsize=8,
+            va="top", color=OVERLAP_COLOR)
+    legend_outside(ax, ax.get_legend_handles_labels()[0])
+    return fig
+
+
+def plot_db_locks(df: Any):
+    """:func:`dslab.locks.experiments.db_locks`: per lock kind, the increments the live clients
+    made (bar outline) against the counter at the end (filled), without and with a crashed
+    holder; a stuck run is labelled. Returns the figure."""
+    needed = {"lock", "crash", "expected", "final_counter", "stuck"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of db_locks() with columns {sorted(needed)}")
+    fig, ax = new_axes("Locks in SQLite: a counter incremented under each lock",
+                       seed=None, xlabel="lock (real SQLite file; deterministic round-robin "
+                       "steps, no randomness)", ylabel="counter value (increments)",
+                       figsize=(9.0, 3.6))
+    kinds = list(dict.fromkeys(df["lock"]))
+    colors = {"none": HOLD_COLOR, "c1": "#fb8c00"}
+    width = 0.38
+    for j, crash in enumerate(["none", "c1"]):
+        g = df[df["crash"] == crash].set_index("lock").reindex(kinds)
+        xs = [i + (j - 0.5) * width for i in range(len(kinds))]
+        label = "no crash" if crash == "none" else "c1 crashes in its critical section"
+        ax.bar(xs, g["expected"], width=width * 0.9, fill=False, edgecolor=colors[crash],
+               lw=1.5, ls="--")
+        ax.bar(xs, g["final_counter"], width=width * 0.9, color=colors[crash], alpha=0.85,
+               label=f"{label}: final counter")
+        for x, row in zip(xs, g.itertuples(), strict=True):
+            note = "stuck" if row.stuck else f"{row.final_counter}/{row.expected}"
+            ax.text(x, max(row.final_counter, 0) + 0.2, note, ha="center", va="bottom",
+                    fontsize=8, color=OVERLAP_COLOR if row.stuck else "black")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_ylim(0, df["expected"].max() * 1.25)
+    handles = ax.get_legend_handles_labels()[0]
+    handles.append(Patch(fill=False, edgecolor="#424242", ls="--",
+                         label="increments the live clients meant to make"))
+    legend_outside(ax, handles)
+    return fig
+
+
+def plot_fair_lock(df: Any):
+    """:func:`dslab.locks.experiments.fair_lock`: for each lock kind, how often (over the seeds)
+    the waiter that arrived k-th got the lock j-th. A fair lock puts every point on the
+    diagonal. Returns the figure."""
+    needed = {"seed", "kind", "arrival", "order"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of fair_lock() with columns {sorted(needed)}")
+    kinds = list(dict.fromkeys(df["kind"]))
+    seeds = sorted(set(df["seed"]))
+    n = int(df["arrival"].max())
+    fig, axes = plt.subplots(1, len(kinds), figsize=(9.0, 3.8), layout="constrained",
+                             sharey=True, squeeze=False)
+    seed_label = f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else seeds[0]
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        g = df[df["kind"] == kind].groupby(["arrival", "order"]).size()
+        new_axes(f"{kind}", seed=seed_label, xlabel="arrived (rank among the waiters)",
+                 ylabel="got the lock (rank)", ax=ax)
+        ax.plot([1, n], [1, n], color=WAIT_COLOR, ls="--", lw=1, zorder=1)
+        for (a, o), count in g.items():
+            ax.scatter(a, o, s=40 + 400 * count / len(seeds), color=HOLD_COLOR, alpha=0.8,
+                       zorder=2)
+            ax.text(a, o, str(count), ha="center", va="center", fontsize=7, color="white",
+                    zorder=3)
+        ax.set_xticks(range(1, n + 1))
+        ax.set_yticks(range(1, n + 1))
+        ax.set_xlim(0.4, n + 0.6)
+        ax.set_ylim(0.4, n + 0.6)
+        ax.set_title(ax.get_title(), fontsize=10)
+    fig.suptitle(f"Who gets the lock next? Counts over {len(seeds)} seeds", fontsize=11)
+    return fig
+
+
+def plot_rw_lock(holds: Any, table: Any):
+    """:func:`dslab.locks.experiments.rw_lock`: one panel per lock kind, one row per client, a
+    bar per hold (blue: read, orange: write). Returns the figure."""
+    needed = {"kind", "client", "mode", "start_ms", "end_ms"}
+    if not needed <= set(getattr(holds, "columns", [])):
+        raise TypeError(f"holds must be the first DataFrame of rw_lock() with columns "
+                        f"{sorted(needed)}")
+    kinds = list(dict.fromkeys(holds["kind"]))
+    clients = sorted(set(holds["client"]), key=lambda c: (c == "w", natural_key(c)))
+    rows = {c: i for i, c in enumerate(clients)}
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(9.0, 1.2 + 1.6 * len(kinds)),
+                             sharex=True, layout="constrained", squeeze=False)
+    colors = {"read": HOLD_COLOR, "write": "#fb8c00"}
+    done = dict(zip(table["kind"], table["done_ms"], strict=True))
+    for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        new_axes(f"{kind}: all done at {done[kind]:.0f} ms", seed=holds.attrs.get("seed"),
+                 xlabel="", ylabel="client", ax=ax)
+        ax.set_title(ax.get_title(), fontsize=10, loc="left")
+        ax.set_title("")
+        for h in holds[holds["kind"] == kind].itertuples():
+            ax.barh(rows[h.client], h.end_ms - h.start_ms, left=h.start_ms, height=0.6,
+                    color=colors[h.mode], alpha=0.9)
+        ax.set_yticks(range(len(clients)), clients)
+        ax.set_ylim(-0.6, len(clients) - 0.4)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+    axes[-1, 0].set_xlabel("true time (ms)")
+    legend_outside(axes[0, 0], [Patch(color=colors["read"], label="a reader holds the lock"),
+                                Patch(color=colors["write"], label="the writer holds the lock")])
+    return fig
+
+
+def plot_reentrancy_cost(df: Any):
+    """:func:`dslab.locks.experiments.reentrancy_cost`: requests sent to the servers (left) and
+    the count the server holds (right), against the nesting depth. Returns the figure."""
+    needed = {"recipe", "depth", "requests", "held_on_server"}
+    if not needed <= set(getattr(df, "columns", [])):
+        raise TypeError(f"df must be the DataFrame of reentrancy_cost() with columns "
+                        f"{sorted(needed)}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+    seed = df.attrs.get("seed")
+    new_axes("Requests for nested lock + unlock", seed=seed, xlabel="nesting depth (acquires)",
+             ylabel="requests to the servers", ax=left)
+    new_axes("What the server holds at the deepest point", seed=seed,
+             xlabel="nesting depth (acquires)", ylabel="count on the server", ax=right)
+    for (recipe, g), (marker, color) in zip(df.groupby("recipe", sort=False),
+                                            [("o", HOLD_COLOR), ("s", "#fb8c00")], strict=False):
+        left.plot(g["depth"], g["requests"], marker=marker, color=color, label=recipe)
+        right.plot(g["depth"], g["held_on_server"], marker=marker, color=color, label=recipe)
+    for ax in (left, right):
+        ax.set_xticks(sorted(set(df["depth"])))
+        ax.set_ylim(bottom=0)
+        ax.set_title(ax.get_title(), fontsize=10)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               fontsize=8)
+    return fig

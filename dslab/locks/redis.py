@@ -8,26 +8,42 @@ Rules (the notes' section "基于 Redis 实现分布式锁"; Redis docs, "Distri
 2. **Expiry** (过期时间): ``PX ttl`` is set in the same command (atomic, as the notes insist). The
    server judges expiry on its **own local clock** (``ctx.now()``), lazily, whenever a command
    touches the key, as Redis does. A clock that jumps forward expires keys early: that is how
-   a clock fault breaks a lock (Kleppmann 2016).
+   a clock fault breaks a lock (Kleppmann 2016). ``PX`` counts whole milliseconds and must be
+   positive, as in Redis: ``PX 0`` or ``PX -5`` is refused with ``ERR invalid expire time in
+   'set' command`` and ``PX 1.5`` (or a string, a bool, NaN) with ``ERR value is not an integer
+   or out of range``; the key is left untouched. The model's times are floats, so ``100.0`` is
+   the integer 100. The lock scripts (rules 4 and 5) check their lease the same way before they
+   write anything (:func:`px_error`). :class:`PTtl` reads the time left like Redis's ``PTTL``.
 3. **Release only your own lock**: ``DEL`` deletes whatever is there, also a lock that expired and
    was taken by someone else. :meth:`RedisLockServer.compare_and_delete` is the notes' Lua script
    (``if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1])``): it
    deletes only when the value is the caller's random token.
 4. **Renewal** (Redisson's watchdog, 看门狗): :class:`PExpireIfMine` resets the ttl only if the
-   value is still the caller's.
+   value is still the caller's. The plain :class:`PExpire` (Redis's ``PEXPIRE``) sets a ttl on
+   whatever the key holds (1: set, 0: no such key; ``0`` or less deletes the key at once, as
+   in Redis). ``SETNX`` followed by a separate ``PEXPIRE`` is the notes' broken lock: a client
+   that dies between the two leaves a key that never expires.
 5. **Reentrancy** (可重入): :class:`HLock` / :class:`HUnlock` keep ``holder -> count`` under the
-   key, as Redisson's ``RLock`` does with a Redis hash: the same holder may lock again (count + 1),
-   anyone else is refused until the count drops back to 0.
-6. **Fencing tokens**: each successful lock grant of a key increments a per-key counter and returns
-   it (``body={"fence": n}``); a storage service can reject writes carrying an older token
-   (:mod:`dslab.locks.storage`).
+   key, as Redisson's ``RLock`` does with a Redis hash. Lock: if the key is free or already the
+   holder's, count + 1 and the lease is set to the full ``px_ms``; otherwise the refusal carries
+   the lease left (Redisson's script returns ``PTTL``). Unlock (Redisson's ``unlockInnerAsync``):
+   count - 1; if it is still above 0 the lease is reset to the full ``px_ms`` (the holder still
+   holds it, so it gets a whole lease again); at 0 the key is deleted and the release is
+   published on the lock's channel so that waiters can retry at once. The simulator's clients do
+   not subscribe, so the model records the publication as a node event ``published``.
+6. **Fencing tokens** are this model's *extension*, not Redis: plain ``SET NX`` answers only
+   ``OK`` or nil. Here each successful lock grant of a key increments a per-key counter and
+   returns it (``body={"fence": n}``); a storage service can reject writes carrying an older
+   token (:mod:`dslab.locks.storage`).
 7. **Asynchronous replication** (Redis 集群, 异步同步): with ``replica=`` set, the master buffers
    its changes and ships them every ``repl_interval_ms``, *after* replying to the client. If the
    master dies before shipping, the replica never learns of the lock, and after a failover a
    second client can take it: two holders.
 
 Map to the code: commands are frozen dataclasses sent inside :class:`dslab.core.Request`; the
-handler answers with :class:`dslab.core.Response` (``ok=False``: definitely not done).
+handler answers with :class:`dslab.core.Response` (``ok=False``: definitely not done). The same
+commands as Lua scripts for a real Redis are in :mod:`dslab.locks.lua`; ``tests/test_real_redis.py``
+runs both side by side and compares their replies and state.
 """
 
 from __future__ import annotations
@@ -40,6 +56,19 @@ from dslab._validate import check_number, check_type
 from dslab.core import Context, Handler, Request, Response
 
 REPL_TIMER = "replicate"
+NOT_AN_INTEGER = "ERR value is not an integer or out of range"
+
+
+def px_error(command: str, px_ms: Any) -> str | None:
+    """Redis's check of an expiry in ms: ``None`` if ``px_ms`` is a positive whole number, else
+    the error reply (``command`` names the command in it, as Redis does for ``'set'``)."""
+    if isinstance(px_ms, bool) or not isinstance(px_ms, int | float):
+        return NOT_AN_INTEGER
+    if isinstance(px_ms, float) and not px_ms.is_integer():  # 1.5, nan, inf
+        return NOT_AN_INTEGER
+    if px_ms <= 0:
+        return f"ERR invalid expire time in '{command}' command"
+    return None
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -73,6 +102,15 @@ class CompareAndDelete:
 
 
 @dataclass(frozen=True, slots=True)
+class PExpire:
+    """``PEXPIRE key px_ms``: a ttl on whatever ``key`` holds (the second command of the naive
+    ``SETNX`` + ``EXPIRE`` lock)."""
+
+    key: str
+    px_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class PExpireIfMine:
     """Renewal: ``PEXPIRE key px_ms`` only if the value is still ``value``."""
 
@@ -92,10 +130,20 @@ class HLock:
 
 @dataclass(frozen=True, slots=True)
 class HUnlock:
-    """Reentrant release: ``holder``'s count - 1; the key is deleted when it reaches 0."""
+    """Reentrant release: ``holder``'s count - 1; above 0 the lease is reset to ``px_ms`` (the
+    lock's full lease, as Redisson passes it; ``None``: a lock without expiry); at 0 the key is
+    deleted and the release published."""
 
     key: str
     holder: str
+    px_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PTtl:
+    """``PTTL key``: ms left before the key expires; -1 if it never expires, -2 if absent."""
+
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +161,11 @@ class Replicate:
 class Entry:
     value: Any  # a token string, or {holder: count} for a reentrant lock
     expires_at: float | None  # on this server's local clock
+
+
+def release_channel(key: str) -> str:
+    """The pub/sub channel on which the release of the reentrant lock ``key`` is announced."""
+    return f"lock_channel:{key}"
 
 
 class RedisLockServer(Handler):
@@ -178,6 +231,17 @@ class RedisLockServer(Handler):
         del self.keys[key]
         return True
 
+    def pexpire(self, ctx: Context, key: str, px_ms: float) -> int:
+        """Plain ``PEXPIRE``: 1 if ``key`` exists (a ttl of 0 or less deletes it), else 0."""
+        entry = self.live(ctx, key)
+        if entry is None:
+            return 0
+        if px_ms <= 0:
+            del self.keys[key]
+        else:
+            entry.expires_at = ctx.now() + px_ms
+        return 1
+
     def pexpire_if_mine(self, ctx: Context, key: str, value: str, px_ms: float) -> bool:
         entry = self.live(ctx, key)
         if entry is None or entry.value != value:
@@ -185,8 +249,16 @@ class RedisLockServer(Handler):
         entry.expires_at = ctx.now() + px_ms
         return True
 
+    def pttl(self, ctx: Context, key: str) -> float:
+        """``PTTL``: ms left on our clock; -1 for a key without expiry, -2 for no key."""
+        entry = self.live(ctx, key)
+        if entry is None:
+            return -2
+        return -1 if entry.expires_at is None else entry.expires_at - ctx.now()
+
     def hlock(self, ctx: Context, key: str, holder: str, px_ms: float | None) -> int | None:
-        """Reentrant acquire: the holder's new count, or ``None`` if another holder has it."""
+        """Reentrant acquire: the holder's new count (and a full lease), or ``None`` if another
+        holder has it."""
         entry = self.live(ctx, key)
         if entry is None:
             entry = self.keys[key] = Entry({}, None)
@@ -197,15 +269,20 @@ class RedisLockServer(Handler):
         entry.expires_at = self._expiry(ctx, px_ms)
         return entry.value[holder]
 
-    def hunlock(self, ctx: Context, key: str, holder: str) -> int | None:
-        """Reentrant release: the holder's count left (0: released), ``None`` if not its lock."""
+    def hunlock(self, ctx: Context, key: str, holder: str, px_ms: float | None) -> int | None:
+        """Reentrant release (Redisson's unlock script): the holder's count left, ``None`` if it
+        is not the holder's lock. Still held: the lease is reset to the full ``px_ms``. Count 0:
+        the key is deleted and the release published on :func:`release_channel`."""
         entry = self.live(ctx, key)
         if entry is None or not isinstance(entry.value, dict) or holder not in entry.value:
             return None
         entry.value[holder] -= 1
         left = entry.value[holder]
-        if left == 0:
+        if left > 0:
+            entry.expires_at = self._expiry(ctx, px_ms)  # the holder gets a whole lease again
+        else:
             del self.keys[key]
+            ctx.log("published", channel=release_channel(key), message="unlocked")
         return left
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -216,6 +293,21 @@ class RedisLockServer(Handler):
         if not isinstance(msg, Request):
             return
         body = msg.body
+        bad_px = self._bad_px(body)
+        if bad_px is not None:  # checked before anything is written, as Redis does
+            ok, out, err = False, None, bad_px
+        else:
+            ok, out, err = self.execute(ctx, body)
+        key = getattr(body, "key", None)
+        if ok and key is not None and not isinstance(body, Get | PTtl):
+            self._changed(ctx, key)
+        ctx.send(src, Response(msg.id, ok, out, err))  # reply first: replication is async
+        if self.pending and self.replica is not None and not self.timer_armed:
+            ctx.set_timer(REPL_TIMER, self.repl_interval_ms)
+            self.timer_armed = True
+
+    def execute(self, ctx: Context, body: Any) -> tuple[bool, Any, str | None]:
+        """Run one command: ``(ok, reply body, error)``. Subclasses add commands here."""
         ok, out, err = True, None, None
         if isinstance(body, SetNX):
             fence = self.set_nx(ctx, body.key, body.value, body.px_ms)
@@ -230,24 +322,38 @@ class RedisLockServer(Handler):
         elif isinstance(body, CompareAndDelete):
             ok = self.compare_and_delete(ctx, body.key, body.value)
             err = None if ok else "not_owner"
+        elif isinstance(body, PExpire):
+            out = self.pexpire(ctx, body.key, body.px_ms)
         elif isinstance(body, PExpireIfMine):
             ok = self.pexpire_if_mine(ctx, body.key, body.value, body.px_ms)
             err = None if ok else "not_owner"
+        elif isinstance(body, PTtl):
+            out = self.pttl(ctx, body.key)
         elif isinstance(body, HLock):
             count = self.hlock(ctx, body.key, body.holder, body.px_ms)
-            ok, out, err = count is not None, count, None if count is not None else "held"
+            if count is None:  # refused: Redisson's lock script answers with the lease left
+                ok, out, err = False, self.pttl(ctx, body.key), "held"
+            else:
+                out = count
         elif isinstance(body, HUnlock):
-            left = self.hunlock(ctx, body.key, body.holder)
+            left = self.hunlock(ctx, body.key, body.holder, body.px_ms)
             ok, out, err = left is not None, left, None if left is not None else "not_owner"
         else:
             ok, err = False, f"unknown command {type(body).__name__}"
-        key = getattr(body, "key", None)
-        if ok and key is not None and not isinstance(body, Get):
-            self._changed(ctx, key)
-        ctx.send(src, Response(msg.id, ok, out, err))  # reply first: replication is async
-        if self.pending and self.replica is not None and not self.timer_armed:
-            ctx.set_timer(REPL_TIMER, self.repl_interval_ms)
-            self.timer_armed = True
+        return ok, out, err
+
+    @staticmethod
+    def _bad_px(body: Any) -> str | None:
+        """The error reply for a command whose expiry argument Redis would refuse, or ``None``."""
+        if not hasattr(body, "px_ms"):
+            return None
+        px = body.px_ms
+        if isinstance(body, PExpire):  # Redis's PEXPIRE takes 0 or less: it deletes the key
+            err = px_error("pexpire", px)
+            return err if err == NOT_AN_INTEGER else None
+        if px is None and not isinstance(body, PExpireIfMine):  # naive SETNX; no lease at all
+            return None
+        return px_error(_COMMAND_NAMES.get(type(body), type(body).__name__.lower()), px)
 
     def on_timer(self, ctx: Context, name: str) -> None:
         if name != REPL_TIMER:
@@ -265,3 +371,8 @@ class RedisLockServer(Handler):
             self.keys[msg.key] = Entry(msg.value, exp)
         self.fence[msg.key] = max(self.fence.get(msg.key, 0), msg.fence)
         ctx.log("replicated", key=msg.key, value=msg.value)
+
+
+# The command named in an expiry error: Redis's own for SET; the model's for the lock scripts.
+_COMMAND_NAMES: dict[type, str] = {SetNX: "set", PExpireIfMine: "pexpireifmine", HLock: "hlock",
+                                   HUnlock: "hunlock"}
