@@ -594,12 +594,12 @@ def chaos(
     _bool("crashes", crashes)
     _bool("partitions", partitions)
     check_type("down_ms", down_ms, tuple)
-    if len(down_ms) != 2:
-        raise ValueError(f"down_ms={down_ms!r} must be a pair (shortest, longest) of ms")
-    down_lo = _ms("down_ms[0]", down_ms[0])
-    down_hi = _ms("down_ms[1]", down_ms[1])
-    if down_hi < down_lo:
-        raise ValueError(f"down_ms={down_ms!r} must have down_ms[0] <= down_ms[1]")
+    if (len(down_ms) != 2 or not all(type(v) in (int, float) and 0 <= v < float("inf")
+                                     for v in down_ms)
+            or down_ms[0] > down_ms[1]):
+        raise ValueError(f"down_ms={down_ms!r} is not allowed; give a pair (shortest, longest) "
+                         "of downtimes in ms with 0 <= shortest <= longest")
+    down_lo, down_hi = float(down_ms[0]), float(down_ms[1])
     sim = Sim(seed, loss=loss, duplicate=duplicate)
     coords = [f"tm{i}" for i in range(1, n_coordinators + 1)]
     cl = build_cluster(sim, protocol, n_participants=n_participants, coordinators=coords,
