@@ -148,7 +148,7 @@ def test_optimistic_update_applies_only_at_the_version_read():
     db.on_message(ctx, "id1", UpdateRow("order", 1, 0, 101))
     db.on_message(ctx, "id2", UpdateRow("order", 1, 0, 101))  # read the same version: too late
     first, second = (e.msg for e in ctx.sent())
-    assert first == UpdateResult("order", 1, True, 101, 1)
+    assert first == UpdateResult("order", 1, True, 101, 1, start=1)
     assert second == UpdateResult("order", 1, False, 101, 1)
     assert ctx.storage["segment/order"] == {"max_id": 101, "step": 100, "version": 1}
     assert db.conflicts == 1
@@ -177,7 +177,8 @@ def grant(server, ctx, start, step):
     server.on_message(ctx, "db", RowIs("order", read.req, start, step, 5))
     upd = [e.msg for e in ctx.sent(UpdateRow)][-1]
     assert upd.expected_version == 5 and upd.new_max_id == start + step
-    server.on_message(ctx, "db", UpdateResult("order", upd.req, True, start + step, 6))
+    server.on_message(ctx, "db", UpdateResult("order", upd.req, True, start + step, 6,
+                                              start=start))
 
 
 def test_the_id_server_fetches_a_segment_at_start_and_serves_it_in_order():
@@ -254,6 +255,44 @@ def test_a_restarted_id_server_never_reuses_the_segment_it_held():
     grant(fresh, ctx2, 10, 10)  # the database had moved on
     ask(fresh, ctx2, 2)
     assert answers(ctx2)[0].body == 10
+
+
+def test_a_database_answer_meant_for_an_earlier_incarnation_is_ignored():
+    """Issue 7: request ids restarted at 1 after a restart, so the previous incarnation's grant
+    was taken for the new fetch's. Ids are now unique across incarnations."""
+    s = SegmentIdServer(double_buffer=False)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db", RowIs("order", read.req, 100, 50, 5))
+    old = ctx.sent(UpdateRow)[0].msg  # in flight when the server restarts
+    fresh = SegmentIdServer(double_buffer=False)
+    ctx2 = ctx_for("id1", storage=ctx.storage)
+    fresh.on_start(ctx2)
+    assert ctx2.sent(ReadRow)[0].msg.req != old.req
+    fresh.on_message(ctx2, "db", UpdateResult("order", old.req, True, 150, 6, start=100))
+    ask(fresh, ctx2, 1)
+    assert answers(ctx2) == [] and fresh.held() == []  # the grant is a gap, not a segment
+
+
+def test_the_segment_is_the_range_the_database_granted():
+    """The segment comes from the database's answer to the update itself, never from a volatile
+    value the server may not have set in this incarnation."""
+    s = SegmentIdServer(double_buffer=False)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db", RowIs("order", read.req, 100, 50, 5))
+    upd = ctx.sent(UpdateRow)[0].msg
+    s.on_message(ctx, "db", UpdateResult("order", upd.req, True, 150, 6, start=100))
+    ask(s, ctx, 1)
+    assert [r.body for r in answers(ctx)] == [100] and s.held() == [(101, 150)]
+
+
+def test_the_database_says_which_segment_an_update_granted():
+    db, ctx = booted_db()
+    db.on_message(ctx, "id1", UpdateRow("order", 1, 0, 101))
+    assert ctx.sent()[0].msg == UpdateResult("order", 1, True, 101, 1, start=1)
 
 
 def test_segment_server_rejects_bad_parameters():

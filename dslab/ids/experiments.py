@@ -7,7 +7,8 @@ pandas DataFrames (and histories where they help); the figures live in :mod:`dsl
 2. :func:`compare_schemes` -- every scheme under the same load: IDs per simulated second, p50 and
    p99 latency, unique, increasing. :func:`ordering_table` repeats it with faults.
 3. :func:`segment_fetches`, :func:`segment_waste` -- segment mode's database fetches over time, and
-   the IDs a crash skips, as a function of the step.
+   the IDs a crash skips, as a function of the step; :func:`segment_chaos` -- quick restarts and
+   duplicated messages, the tests' unique-ID sweep.
 4. :func:`redis_persistence` -- a Redis crash under each persistence mode.
 5. :func:`rollback_sweep` -- Snowflake duplicates against the size of a clock rollback, for each
    defence, live or across a restart; :func:`leaf_startup` -- Leaf's start-up check, message by
@@ -383,6 +384,65 @@ def segment_waste(
     return out
 
 
+def segment_chaos(
+    seed: int = 0,
+    *,
+    n_servers: int = 2,
+    step: int = 50,
+    double_buffer: bool = True,
+    clients: int = 8,
+    duration_ms: float = 300.0,
+    duplicate: float = 0.1,
+    mean_restart_gap_ms: float = 25.0,
+    down_ms: float = 2.0,
+    restart_db: bool = True,
+    latency: Latency | float = 1.5,
+) -> tuple[pd.DataFrame, History]:
+    """Segment mode under quick restarts and duplicated messages: the tests' seed sweep.
+
+    Every message is duplicated with probability ``duplicate``. A nemesis (stream ``faults``)
+    waits an exponential gap (mean ``mean_restart_gap_ms``), crashes a random ID server (or the
+    database, if ``restart_db``) and restarts it ``down_ms`` later, until the clients stop. The
+    clients fail over to the next server when a request times out. Returns one row per request
+    (:data:`OP_COLUMNS`) and the history, for :func:`dslab.check.unique_ids`.
+    """
+    check_seed(seed)
+    check_number("n_servers", n_servers, min=1, max=31, integer=True)
+    check_step(step)
+    check_type("double_buffer", double_buffer, bool)
+    check_number("clients", clients, min=1, integer=True)
+    _ms("duration_ms", duration_ms, positive=True)
+    check_number("duplicate", duplicate, min=0, max=1)
+    _ms("mean_restart_gap_ms", mean_restart_gap_ms, positive=True)
+    _ms("down_ms", down_ms)
+    check_type("restart_db", restart_db, bool)
+    warm = 5.0
+    until = warm + duration_ms
+    sim = Sim(seed, latency=latency, duplicate=duplicate)
+    cl = build(sim, "segment", n_servers=n_servers, step=step, double_buffer=double_buffer)
+    victims = cl.servers + (cl.backends if restart_db else [])
+    rng = sim.stream("faults")
+
+    def nemesis() -> Any:
+        while True:
+            yield sim.sleep(rng.expovariate(1.0 / mean_restart_gap_ms))
+            if sim.now >= until:
+                return
+            victim = rng.choice(victims)
+            sim.crash(victim)
+            yield sim.sleep(down_ms)
+            sim.restart(victim)
+
+    sim.process(nemesis())
+    rows = start_clients(cl, clients, start_ms=warm, until_ms=until, timeout_ms=20.0,
+                         placement="round_robin", failover=True)
+    sim.run(until=until + 25.0)
+    df = _frame(rows)
+    df.attrs.update(seed=seed, step=step, double_buffer=double_buffer, duplicate=duplicate,
+                    start_ms=warm, until_ms=until)
+    return df, sim.history
+
+
 # -- 4. Redis ------------------------------------------------------------------------------------
 def redis_persistence(
     seed: int = 0,
@@ -751,6 +811,7 @@ __all__ = [
     "redis_persistence",
     "rollback_sweep",
     "run_ids",
+    "segment_chaos",
     "segment_fetches",
     "segment_waste",
     "snowflake_capacity",

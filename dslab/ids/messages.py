@@ -67,14 +67,17 @@ class UpdateRow:
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
-    """``ok``: the update applied (one row changed) and the segment is the caller's; otherwise the
-    version had moved on (another server claimed a segment in between) and nothing changed."""
+    """``ok``: the update applied (one row changed) and the segment ``[start, max_id)`` is the
+    caller's (``start`` is the ``max_id`` the update replaced, as Leaf computes ``max_id - step``
+    from the updated row); otherwise the version had moved on (another server claimed a segment in
+    between), nothing changed, and ``start`` is ``None``."""
 
     biz_tag: str
     req: int
     ok: bool
     max_id: int
     version: int
+    start: int | None = None
 
 
 # -- Leaf-snowflake: generator <-> coordinator, generator <-> generator --------------------------

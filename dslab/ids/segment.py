@@ -12,7 +12,9 @@ Rules:
    (:class:`~dslab.ids.messages.UpdateRow`). The update is *optimistic* (乐观锁): it applies only if
    nobody changed the row since it was read; otherwise the server reads again and retries. A
    successful update gives its caller the segment ``[max_id, max_id + step)`` (old ``max_id``), and
-   no other caller can ever get an overlapping one. The database logs ``segment_granted``.
+   no other caller can ever get an overlapping one. The database's answer names that range
+   (:class:`~dslab.ids.messages.UpdateResult` ``start`` and ``max_id``) and logs
+   ``segment_granted``.
 2. **An ID server** (:class:`SegmentIdServer`) hands out the next ID of its current segment, in
    order. When the segment is used up it needs another; without double buffering, requests that
    arrive meanwhile wait for the database (two round trips plus the database's queue).
@@ -24,6 +26,13 @@ Rules:
    what was left of the current segment and the whole prefetched one. The database has already
    moved ``max_id`` past them, so those IDs are skipped forever (a gap), never handed out twice.
    A restarted server simply claims a fresh segment.
+5. **An answer belongs to one request of one incarnation.** Each fetch carries a request id
+   (``req``) that the server persists before the request leaves, so ids never repeat across
+   restarts: a grant meant for the previous incarnation (still in flight when the server
+   restarted, or duplicated by the network) matches nothing and becomes a gap, never a segment.
+   And the segment is the range the database says it granted, never a value the server kept in
+   memory. (Before this rule a quick double restart handed out IDs twice: the counter restarted
+   at 1, the old grant was accepted, and its start was read from an unset variable, -1.)
 
 IDs are unique and increasing per server; two servers hand out interleaved ranges, so IDs are not
 increasing across servers (the order follows whichever segment a server happens to hold).
@@ -115,7 +124,8 @@ class SegmentDB(QueuedServer):
         ctx.storage[f"segment/{msg.biz_tag}"] = row  # committed before the answer leaves
         ctx.log("segment_granted", biz_tag=msg.biz_tag, to=src, start=start, end=msg.new_max_id,
                 version=row["version"])
-        ctx.send(src, UpdateResult(msg.biz_tag, msg.req, True, msg.new_max_id, row["version"]))
+        ctx.send(src, UpdateResult(msg.biz_tag, msg.req, True, msg.new_max_id, row["version"],
+                                   start=start))
 
 
 class SegmentIdServer(Handler):
@@ -155,8 +165,7 @@ class SegmentIdServer(Handler):
         self.segment_start = 0
         self.buffered: tuple[int, int] | None = None
         self.fetching = False
-        self.req = 0
-        self.read_max = -1
+        self.req = 0  # the last request id used; loaded from storage in on_start
         self.waiting: deque[tuple[str, Request]] = deque()
 
     # -- the segments ------------------------------------------------------------------------------
@@ -176,9 +185,15 @@ class SegmentIdServer(Handler):
         size = self.end - self.segment_start
         return 1.0 if size <= 0 else (self.next_id - self.segment_start) / size
 
+    def _new_req(self, ctx: Context) -> int:
+        """A request id never used before by this server, in any incarnation (rule 5)."""
+        self.req += 1
+        ctx.storage["req"] = self.req  # persisted before the request leaves
+        return self.req
+
     def _start_fetch(self, ctx: Context) -> None:
         self.fetching = True
-        self.req += 1
+        self._new_req(ctx)
         ctx.log("segment_fetch", req=self.req, buffered=self.remaining > 0)
         ctx.send(self.db, ReadRow(self.biz_tag, self.req))
         ctx.set_timer(self.FETCH_TIMER, self.fetch_timeout_ms)
@@ -213,6 +228,7 @@ class SegmentIdServer(Handler):
 
     # -- handler entry points ----------------------------------------------------------------------
     def on_start(self, ctx: Context) -> None:
+        self.req = ctx.storage["req"] if "req" in ctx.storage else 0
         self._start_fetch(ctx)  # Leaf loads the first segment when the service starts
 
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
@@ -225,19 +241,20 @@ class SegmentIdServer(Handler):
         elif isinstance(msg, RowIs) and msg.req == self.req and self.fetching:
             if msg.max_id < 0:
                 raise ValueError(f"biz_tag={self.biz_tag!r} has no row in the database {self.db!r}")
-            self.read_max = msg.max_id
             ctx.send(self.db, UpdateRow(self.biz_tag, self.req, msg.version,
                                         msg.max_id + msg.step))
         elif isinstance(msg, UpdateResult) and msg.req == self.req and self.fetching:
             if not msg.ok:  # another server claimed a segment since our read: read again
                 ctx.log("version_conflict", req=self.req, version=msg.version)
-                self.req += 1
+                self._new_req(ctx)
                 ctx.send(self.db, ReadRow(self.biz_tag, self.req))
                 ctx.set_timer(self.FETCH_TIMER, self.fetch_timeout_ms)
                 return
             ctx.cancel_timer(self.FETCH_TIMER)
             self.fetching = False
-            segment = (self.read_max, msg.max_id)  # [max_id we read, max_id we wrote)
+            if msg.start is None:
+                raise ValueError(f"UpdateResult {msg!r} says ok but names no granted start")
+            segment = (msg.start, msg.max_id)  # the range the database granted this request
             ctx.log("segment_loaded", start=segment[0], end=segment[1])
             if self.next_id >= self.end:
                 self.segment_start, self.end = segment
@@ -249,6 +266,6 @@ class SegmentIdServer(Handler):
     def on_timer(self, ctx: Context, name: str) -> None:
         if name == self.FETCH_TIMER and self.fetching:
             ctx.log("segment_fetch_timeout", req=self.req)
-            self.req += 1
+            self._new_req(ctx)
             ctx.send(self.db, ReadRow(self.biz_tag, self.req))
             ctx.set_timer(self.FETCH_TIMER, self.fetch_timeout_ms)
