@@ -398,7 +398,9 @@ def plot_db_failover(runs: Mapping[str, tuple[pd.DataFrame, History]], bucket_ms
         for i in range(n_dbs):
             part = ok[ok["id"] % n_dbs == i]
             colour = MESSAGE_PALETTE[i % len(MESSAGE_PALETTE)]
-            top.scatter(part["end_ms"], part["id"], s=5, lw=0, alpha=0.8, color=colour)
+            # the databases grant the same ranges: later ones are drawn smaller, on top
+            top.scatter(part["end_ms"], part["id"], s=12 / (i + 1), lw=0, alpha=0.9,
+                        color=colour, zorder=2 + i)
             name = "db" if n_dbs == 1 else f"db{i + 1} (ID mod {n_dbs} = {i})"
             handles.append(Line2D([], [], marker="o", ls="", color=colour,
                                   label=f"from {name}"))
