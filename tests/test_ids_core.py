@@ -769,3 +769,18 @@ def test_a_dynamic_step_server_claims_a_larger_segment_when_the_last_ran_out_fas
     for rid in range(1, 12):
         ask(fixed, ctx2, rid)
     assert fetch(fixed, ctx2, now=1.0, max_id=10) == 10  # without it the step never moves
+
+
+def test_a_leaf_check_in_reply_meant_for_the_previous_incarnation_is_ignored():
+    """The same rule as segment mode's: request ids are unique across restarts, so an answer
+    still in flight from before a quick restart cannot pass the new incarnation's check."""
+    n, ctx = leaf_node(now=100.0)
+    old = ctx.sent()[0].msg
+    fresh = SnowflakeNode(1, 1, startup_check="leaf", threshold_ms=50.0)
+    ctx2 = ctx_for("id1", now=100.0, storage=ctx.storage)
+    fresh.on_start(ctx2)
+    assert ctx2.sent()[0].msg.req != old.req
+    fresh.on_message(ctx2, "zk", CheckInReply(old.req, 50.0, ()))  # the stale, lenient answer
+    assert fresh.state == "starting"
+    fresh.on_message(ctx2, "zk", CheckInReply(ctx2.sent()[0].msg.req, 250.0, ()))
+    assert fresh.state == "failed"  # the current answer: the clock is behind its last report
