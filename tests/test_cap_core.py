@@ -338,3 +338,61 @@ def test_ap_replicas_that_received_the_same_writes_agree_whatever_the_order(orde
     for i in order[:3]:  # duplicates change nothing
         a.on_message(ca, "x", payloads[i])
     assert a.digest() == b.digest()
+
+
+# -- CP: a client request is proposed at most once (duplicates, late copies) ---------------------
+def test_a_duplicated_request_does_not_replace_the_running_proposal():
+    r = CasPaxosReplica()
+    ctx = boot(r)
+    r.on_message(ctx, "c1", Request(1, Write(5)))
+    ctx.take_effects()
+    r.on_message(ctx, "c1", Request(1, Write(5)))  # the network delivered a second copy
+    assert ctx.sent() == [] and ctx.timers() == {}  # no new deadline, proposal or answer
+    # the original proposal still runs: its round completes and it answers once
+    b = (1, "n1")
+    r.on_message(ctx, "n2", Promise(b, (0, ""), (None, ())))
+    r.on_message(ctx, "n2", Accepted(b))
+    assert responses(ctx) == [Response(1, True, None)]
+    r.on_timer(ctx, "deadline:c1#1")  # cancelled timers never fire; a stale one changes nothing
+    assert responses(ctx) == [Response(1, True, None)]
+
+
+def test_a_late_copy_of_an_older_request_is_never_applied():
+    r = CasPaxosReplica()
+    ctx = boot(r, peers=())
+    r.on_message(ctx, "c1", Request(1, Write(5)))
+    r.on_message(ctx, "c1", Request(2, Write(6)))
+    r.on_message(ctx, "c1", Request(1, Write(5)))  # a delayed duplicate of the first write
+    r.on_message(ctx, "c1", Request(3, Read()))
+    assert responses(ctx) == [Response(1, True, None), Response(2, True, None),
+                              Response(3, True, 6)]
+
+
+def test_a_request_refused_as_unavailable_is_not_proposed_by_a_later_copy_even_after_a_restart():
+    r = CasPaxosReplica(op_timeout_ms=100.0)
+    ctx = boot(r)
+    r.on_message(ctx, "c1", Request(1, Write(5)))  # the peers never answer: a partition
+    r.on_timer(ctx, "deadline:c1#1")
+    assert responses(ctx) == [Response(1, False, None, "unavailable")]  # a definite no
+    fresh = CasPaxosReplica()  # crash and restart: only the storage survives
+    ctx2 = Context("n1", rng=random.Random(2), storage=ctx.storage, peers=PEERS)
+    fresh.on_start(ctx2)
+    fresh.on_message(ctx2, "c1", Request(1, Write(5)))  # a late copy arrives after the restart
+    assert ctx2.sent(Prepare) == [] and responses(ctx2) == []  # never proposed after the no
+
+
+def test_a_nack_of_a_duplicated_prepare_is_not_a_refusal():
+    r = CasPaxosReplica()
+    ctx = boot(r)
+    r.on_message(ctx, "c1", Request(1, Write(5)))
+    b = (1, "n1")
+    # n2 promised b; the second copy of the same Prepare is refused since b is already promised
+    r.on_message(ctx, "n2", Promise(b, (0, ""), (None, ())))
+    r.on_message(ctx, "n2", Nack(b, b))
+    assert ctx.sent(Accept) and "retry:c1#1" not in ctx.timers()  # phase 2 goes on
+    rep = CasPaxosReplica()  # the same when the Nack of the copy overtakes the Promise
+    r2 = boot(rep)
+    rep.on_message(r2, "c1", Request(1, Write(5)))
+    rep.on_message(r2, "n2", Nack(b, b))
+    rep.on_message(r2, "n2", Promise(b, (0, ""), (None, ())))
+    assert r2.sent(Accept) and "retry:c1#1" not in r2.timers()

@@ -176,3 +176,38 @@ def test_histories_do_not_depend_on_the_hash_seed():
                              capture_output=True, text=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+# -- 3PC under crash-recovery (issue 7) ---------------------------------------------------------
+def test_3pc_a_recovering_participant_does_not_abort_behind_a_live_coordinator():
+    """Issue 7's repro, crashes only: p3's vote is delayed 15 ms and p1 restarts at 4 ms. p1
+    used to take the live coordinator's "undecided" for a total failure and abort everyone, and
+    the coordinator, ignoring the aborted Acks, committed on its ack timeout."""
+    from dslab.commit.cluster import build_cluster, simple_txn, transaction
+    from dslab.commit.messages import Vote
+    from dslab.sim import Sim
+
+    sim = Sim(seed=0)
+    cl = build_cluster(sim, "3pc", n_participants=3)
+    sim.net.add_interceptor(
+        lambda src, dst, msg, rng: 15.0 if src == "p3" and isinstance(msg, Vote) else None
+    )
+    sim.restart("p1", at=4.0)
+    sim.process(transaction(cl.client("c_co"), "co", simple_txn("t1", cl.participants),
+                            timeout_ms=400.0))
+    sim.run(until=1000.0)
+    verdict = atomicity(sim.history, require_decided=True)
+    assert verdict.valid, f"replay with seed=0\n{verdict}"
+    assert {s["t1"] for s in cl.final_states().values()} == {"committed"}
+
+
+def test_3pc_is_atomic_under_quick_restarts_and_duplication():
+    for seed in range(50):
+        _, h, _ = ex.chaos(seed, "3pc", partitions=False, loss=0.0, duplicate=0.05,
+                           down_ms=(0.5, 5.0))
+        verdict = atomicity(h, require_decided=True)
+        assert verdict.valid, (
+            f"3PC not atomic under quick restarts, no partition; replay with seed={seed}\n"
+            f"{verdict}"
+        )
+        assert sum(1 for f in h.faults if f.verb == "restart") >= 5, f"replay with seed={seed}"

@@ -463,18 +463,66 @@ def test_3pc_recovering_participant_does_not_decide_nor_help_decide():
     assert fresh.state_of("t1") == "prepared"
 
 
-def test_3pc_recovering_participant_decides_once_every_site_answered_undecided():
+def test_3pc_recovering_participant_decides_only_after_a_total_failure():
+    """Skeen's total failure: every other site restarted in doubt too (the coordinator with its
+    pre-commit record, each participant recovering), and none decided: decide from all states."""
     p = ThreePCParticipant()
     ctx = started(p, "p2")
     p.on_message(ctx, "co", cancommit())
     fresh = ThreePCParticipant()
     ctx2 = ctx_for("p2", ctx.storage)
     fresh.on_start(ctx2)
-    fresh.on_message(ctx2, "p1", DecisionReply("t1", "precommitted"))
-    fresh.on_message(ctx2, "p3", DecisionReply("t1", "prepared"))
+    fresh.on_message(ctx2, "p1", DecisionReply("t1", "precommitted", recovering=True))
+    fresh.on_message(ctx2, "p3", DecisionReply("t1", "prepared", recovering=True))
     assert fresh.state_of("t1") == "prepared"  # the coordinator has not answered yet
-    fresh.on_message(ctx2, "co", DecisionReply("t1", "undecided"))
+    fresh.on_message(ctx2, "co", DecisionReply("t1", "recovering"))
     assert fresh.state_of("t1") == "committed"
+
+
+def test_3pc_recovering_participant_waits_for_a_live_coordinator():
+    """Issue 7: a live coordinator that is still running the transaction answers "undecided"; it
+    will decide, so this is no total failure and the recovering participant must not decide."""
+    p = ThreePCParticipant()
+    ctx = started(p, "p1")
+    p.on_message(ctx, "co", cancommit())
+    fresh = ThreePCParticipant()
+    ctx2 = ctx_for("p1", ctx.storage)
+    fresh.on_start(ctx2)
+    for src in ("p2", "p3"):
+        fresh.on_message(ctx2, src, DecisionReply("t1", "prepared", recovering=True))
+    fresh.on_message(ctx2, "co", DecisionReply("t1", "undecided"))
+    assert fresh.state_of("t1") == "prepared" and msgs(ctx2, Abort) == []
+    fresh.on_message(ctx2, "co", PreCommit("t1"))  # the coordinator goes on: we follow it
+    assert fresh.state_of("t1") == "precommitted"
+    fresh.on_message(ctx2, "co", DoCommit("t1"))
+    assert fresh.state_of("t1") == "committed"
+
+
+def test_3pc_recovering_participant_does_not_decide_while_peers_are_operational():
+    """Participants that never failed will run the termination protocol (without us): their
+    "prepared" is no sign of a total failure."""
+    p = ThreePCParticipant()
+    ctx = started(p, "p1")
+    p.on_message(ctx, "co", cancommit())
+    fresh = ThreePCParticipant()
+    ctx2 = ctx_for("p1", ctx.storage)
+    fresh.on_start(ctx2)
+    fresh.on_message(ctx2, "co", DecisionReply("t1", "recovering"))
+    fresh.on_message(ctx2, "p2", DecisionReply("t1", "prepared"))
+    fresh.on_message(ctx2, "p3", DecisionReply("t1", "prepared", recovering=True))
+    assert fresh.state_of("t1") == "prepared" and msgs(ctx2, Abort) == []
+
+
+def test_3pc_a_recovering_participant_says_so_when_asked_for_the_decision():
+    p = ThreePCParticipant()
+    ctx = started(p, "p1")
+    p.on_message(ctx, "co", cancommit())
+    fresh = ThreePCParticipant()
+    ctx2 = ctx_for("p1", ctx.storage)
+    fresh.on_start(ctx2)
+    fresh.on_message(ctx2, "p2", DecisionRequest("t1"))
+    assert msgs(ctx2, DecisionReply)[-1] == ("p2", DecisionReply("t1", "prepared",
+                                                                   recovering=True))
 
 
 # -- 3PC coordinator ---------------------------------------------------------------------------
@@ -525,3 +573,33 @@ def test_3pc_coordinator_recovering_a_precommit_asks_instead_of_deciding():
     assert msgs(ctx2, DoCommit) == [] and msgs(ctx2, Abort) == []
     fresh.on_message(ctx2, "p2", DecisionReply("t1", "aborted"))
     assert ctx2.storage["txn/t1"]["state"] == "aborted"
+
+
+def test_3pc_coordinator_answers_undecided_while_running_and_recovering_after_a_restart():
+    c = ThreePCCoordinator()
+    ctx = started(c, "co")
+    begin(c, ctx)
+    for p in PARTS:
+        c.on_message(ctx, p, Vote("t1", True))
+    c.on_message(ctx, "p1", DecisionRequest("t1"))
+    assert msgs(ctx, DecisionReply)[-1] == ("p1", DecisionReply("t1", "undecided"))
+    fresh = ThreePCCoordinator()
+    ctx2 = ctx_for("co", ctx.storage)
+    fresh.on_start(ctx2)
+    fresh.on_message(ctx2, "p1", DecisionRequest("t1"))
+    assert msgs(ctx2, DecisionReply)[-1] == ("p1", DecisionReply("t1", "recovering"))
+
+
+def test_3pc_coordinator_aborts_when_a_participant_acks_precommit_as_aborted():
+    """An aborted participant never changes its outcome: committing could only split it."""
+    c = ThreePCCoordinator()
+    ctx = started(c, "co")
+    begin(c, ctx)
+    for p in PARTS:
+        c.on_message(ctx, p, Vote("t1", True))
+    c.on_message(ctx, "p1", Ack("t1", "precommitted"))
+    c.on_message(ctx, "p2", Ack("t1", "aborted"))
+    assert ctx.storage["txn/t1"]["state"] == "aborted"
+    assert msgs(ctx, Response) == [("client", Response(1, False, None, "aborted: p2 had aborted"))]
+    c.on_timer(ctx, "acks/t1")  # the ack timer was cancelled; a stale firing changes nothing
+    assert ctx.storage["txn/t1"]["state"] == "aborted"

@@ -144,6 +144,8 @@ def test_state_timeline_marks_the_blocked_and_the_conflicting():
     (lambda: ex.contention(0, hot_keys=0), "hot_keys=0"),
     (lambda: ex.contention_sweep(rates=[]), "at least one"),
     (lambda: ex.chaos(0, loss=1.5), "loss=1.5"),
+    (lambda: ex.chaos(0, down_ms=(5.0, 1.0)), "down_ms=(5.0, 1.0)"),
+    (lambda: ex.chaos(0, down_ms=(-1.0, 1.0)), "down_ms=(-1.0, 1.0)"),
     (lambda: ex.happy_path(0, n_txns=0), "n_txns=0"),
     (lambda: ex.crash_matrix(0, steps=["sideways"]), "steps='sideways'"),
     (lambda: TwoPCParticipant(decision_timeout_ms=0), "decision_timeout_ms=0"),

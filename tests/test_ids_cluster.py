@@ -161,6 +161,78 @@ def test_a_crashed_segment_server_skips_ids_and_never_reuses_them(seed):
     assert row["granted"] == row["issued"] + row["held_at_end"] + row["wasted"]
 
 
+def _two_quick_restarts(seed, restarts):
+    from dslab.ids.cluster import build, start_clients
+    from dslab.sim import Sim
+
+    sim = Sim(seed)
+    cl = build(sim, "segment", step=50, double_buffer=False)
+    for at in restarts:
+        sim.restart("id1", at=at)
+    start_clients(cl, 8, start_ms=5.0, until_ms=105.0, placement="round_robin", failover=False)
+    sim.run(until=160.0)
+    return sim
+
+
+def test_a_grant_for_the_previous_incarnation_never_becomes_a_segment():
+    """Issue 7's repro: id1 restarts at 40 and 43.8 ms (step 50, no double buffer). The second
+    incarnation took the first one's grant (its request counter restarted at 1) and served it
+    from a segment start it never read (-1): IDs handed out before the crash came out again."""
+    sim = _two_quick_restarts(0, (40.0, 43.8))
+    verdict = unique_ids(sim.history)
+    assert verdict.valid, f"{verdict}; replay with seed=0"
+    loaded = [e.data for e in sim.history.events if e.name == "segment_loaded"]
+    granted = {(e.data["start"], e.data["end"]) for e in sim.history.events
+               if e.name == "segment_granted"}
+    assert all((d["start"], d["end"]) in granted for d in loaded), "replay with seed=0"
+
+
+@pytest.mark.parametrize("double_buffer, n_dbs, dynamic", [
+    (False, 1, False), (True, 1, False), (True, 2, False), (True, 1, True), (False, 3, True),
+])
+def test_segment_ids_stay_unique_under_quick_restarts_and_duplication(double_buffer, n_dbs,
+                                                                      dynamic):
+    restarts = 0
+    for seed in range(50):
+        df, h = ex.segment_chaos(seed, double_buffer=double_buffer, duplicate=0.2, n_dbs=n_dbs,
+                                 dynamic_step=dynamic)
+        verdict = unique_ids(h)
+        assert verdict.valid, (f"duplicate IDs (n_dbs={n_dbs}, dynamic_step={dynamic}); "
+                               f"replay with seed={seed}\n{verdict}")
+        assert (df["type"] == "ok").sum() > 100, replay(seed)
+        restarts += sum(1 for f in h.faults if f.verb == "restart")
+    assert restarts >= 5 * 50  # quick restarts really happened
+
+
+# -- several databases (Tinyid) and the dynamic step (Leaf) ---------------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tinyid_databases_keep_ids_flowing_while_one_is_down_and_never_collide(seed):
+    table, runs = ex.db_failover(seed)
+    one, two = table.iloc[0], table.iloc[1]
+    assert one["longest_gap_ms"] > 100.0 and one["info"] > 0, replay(seed)  # a single point
+    assert two["longest_gap_ms"] < 5.0 and two["info"] == 0, replay(seed)   # fails over
+    assert two["failovers"] >= 1 and two["ids_from_db1"] > 0 and two["ids_from_db2"] > 0
+    assert one["unique"] and two["unique"], replay(seed)
+    _, h = runs["2 databases (Tinyid)"]
+    down = [e.data["db"] for e in h.events
+            if e.name == "segment_loaded" and 100.0 < e.time < 300.0]
+    assert len(down) >= 3 and set(down) == {"db2"}, replay(seed)  # served by db2 meanwhile
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_leaf_dynamic_step_follows_the_load_up_fast_and_down_slowly(seed):
+    segs, ops = ex.step_adaptation(seed)
+    summ = ex.step_summary(segs, ops).set_index(["mode", "phase"])
+    fixed, dyn = "fixed step 20", "dynamic step (Leaf)"
+    assert (segs[segs["mode"] == fixed]["size"] == 20).all(), replay(seed)
+    assert summ.loc[(dyn, 2), "largest_segment"] >= 16 * 20, replay(seed)  # doubled in the burst
+    assert summ.loc[(dyn, 2), "fetches_per_s"] * 10 < summ.loc[(fixed, 2), "fetches_per_s"]
+    assert summ.loc[(dyn, 2), "ids_per_s"] > 1.5 * summ.loc[(fixed, 2), "ids_per_s"], replay(seed)
+    quiet = segs[(segs["mode"] == dyn) & (segs["phase"] == 2)]["size"].tolist()
+    assert quiet == sorted(quiet, reverse=True) and quiet[-1] < quiet[0], replay(seed)  # halving
+    assert segs[segs["mode"] == dyn]["size"].between(20, 2000).all(), replay(seed)
+
+
 # -- determinism -----------------------------------------------------------------------------------
 def test_the_same_seed_gives_the_same_history():
     runs = [run_ids("snowflake", 5, clients=3, duration_ms=30.0, fault="crash_rollback",

@@ -148,7 +148,7 @@ def test_optimistic_update_applies_only_at_the_version_read():
     db.on_message(ctx, "id1", UpdateRow("order", 1, 0, 101))
     db.on_message(ctx, "id2", UpdateRow("order", 1, 0, 101))  # read the same version: too late
     first, second = (e.msg for e in ctx.sent())
-    assert first == UpdateResult("order", 1, True, 101, 1)
+    assert first == UpdateResult("order", 1, True, 101, 1, start=1)
     assert second == UpdateResult("order", 1, False, 101, 1)
     assert ctx.storage["segment/order"] == {"max_id": 101, "step": 100, "version": 1}
     assert db.conflicts == 1
@@ -177,7 +177,8 @@ def grant(server, ctx, start, step):
     server.on_message(ctx, "db", RowIs("order", read.req, start, step, 5))
     upd = [e.msg for e in ctx.sent(UpdateRow)][-1]
     assert upd.expected_version == 5 and upd.new_max_id == start + step
-    server.on_message(ctx, "db", UpdateResult("order", upd.req, True, start + step, 6))
+    server.on_message(ctx, "db", UpdateResult("order", upd.req, True, start + step, 6,
+                                              start=start))
 
 
 def test_the_id_server_fetches_a_segment_at_start_and_serves_it_in_order():
@@ -254,6 +255,44 @@ def test_a_restarted_id_server_never_reuses_the_segment_it_held():
     grant(fresh, ctx2, 10, 10)  # the database had moved on
     ask(fresh, ctx2, 2)
     assert answers(ctx2)[0].body == 10
+
+
+def test_a_database_answer_meant_for_an_earlier_incarnation_is_ignored():
+    """Issue 7: request ids restarted at 1 after a restart, so the previous incarnation's grant
+    was taken for the new fetch's. Ids are now unique across incarnations."""
+    s = SegmentIdServer(double_buffer=False)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db", RowIs("order", read.req, 100, 50, 5))
+    old = ctx.sent(UpdateRow)[0].msg  # in flight when the server restarts
+    fresh = SegmentIdServer(double_buffer=False)
+    ctx2 = ctx_for("id1", storage=ctx.storage)
+    fresh.on_start(ctx2)
+    assert ctx2.sent(ReadRow)[0].msg.req != old.req
+    fresh.on_message(ctx2, "db", UpdateResult("order", old.req, True, 150, 6, start=100))
+    ask(fresh, ctx2, 1)
+    assert answers(ctx2) == [] and fresh.held() == []  # the grant is a gap, not a segment
+
+
+def test_the_segment_is_the_range_the_database_granted():
+    """The segment comes from the database's answer to the update itself, never from a volatile
+    value the server may not have set in this incarnation."""
+    s = SegmentIdServer(double_buffer=False)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db", RowIs("order", read.req, 100, 50, 5))
+    upd = ctx.sent(UpdateRow)[0].msg
+    s.on_message(ctx, "db", UpdateResult("order", upd.req, True, 150, 6, start=100))
+    ask(s, ctx, 1)
+    assert [r.body for r in answers(ctx)] == [100] and s.held() == [(101, 150)]
+
+
+def test_the_database_says_which_segment_an_update_granted():
+    db, ctx = booted_db()
+    db.on_message(ctx, "id1", UpdateRow("order", 1, 0, 101))
+    assert ctx.sent()[0].msg == UpdateResult("order", 1, True, 101, 1, start=1)
 
 
 def test_segment_server_rejects_bad_parameters():
@@ -598,3 +637,150 @@ def test_timers_are_effects_not_calls():
     db.on_start(ctx)
     ask(db, ctx, 1)
     assert ctx.effects == [SetTimer(SERVE_TIMER, 1.0)]
+
+
+# -- Tinyid: several databases, residue classes, fail-over -----------------------------------------
+def test_align_finds_the_first_id_of_the_databases_residue_class():
+    from dslab.ids.tinyid import align, ids_in
+
+    assert [align(n, 3, 1) for n in (0, 1, 2, 3, 4)] == [1, 1, 4, 4, 4]
+    assert ids_in(10, 20, 3, 1) == len([n for n in range(10, 20) if n % 3 == 1]) == 4
+    assert ids_in(10, 20, 1, 0) == 10 and ids_in(10, 11, 3, 0) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 5), st.data())
+def test_databases_with_different_remainders_never_hand_out_the_same_id(delta, data):
+    """Tinyid's rule: whatever segments two databases grant (overlapping ranges included), their
+    IDs are disjoint because each keeps to its own residue class."""
+    from dslab.ids.tinyid import align
+
+    r1, r2 = data.draw(st.lists(st.integers(0, delta - 1), min_size=2, max_size=2, unique=True))
+    s1, s2 = (data.draw(st.tuples(st.integers(0, 200), st.integers(1, 100))) for _ in range(2))
+    a = set(range(align(s1[0], delta, r1), s1[0] + s1[1], delta))
+    b = set(range(align(s2[0], delta, r2), s2[0] + s2[1], delta))
+    assert not a & b
+    assert all(x % delta == r1 for x in a) and all(x % delta == r2 for x in b)
+
+
+def test_a_tinyid_database_names_its_delta_and_remainder():
+    db, ctx = booted_db({"order": (1, 100, 2, 1)})
+    db.on_message(ctx, "id1", ReadRow("order", 1))
+    db.on_message(ctx, "id1", UpdateRow("order", 1, 0, 101))
+    row, result = (e.msg for e in ctx.sent())
+    assert row == RowIs("order", 1, 1, 100, 0, delta=2, remainder=1)
+    assert result == UpdateResult("order", 1, True, 101, 1, start=1, delta=2, remainder=1)
+
+
+def test_a_server_hands_out_only_its_databases_residue_class():
+    s = SegmentIdServer(double_buffer=False)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db", RowIs("order", read.req, 10, 10, 0, delta=3, remainder=2))
+    upd = ctx.sent(UpdateRow)[0].msg
+    s.on_message(ctx, "db", UpdateResult("order", upd.req, True, 20, 1, start=10, delta=3,
+                                         remainder=2))
+    for rid in range(1, 5):
+        ask(s, ctx, rid)
+    assert [r.body for r in answers(ctx)] == [11, 14, 17]  # the fourth waits for a segment
+    assert s.fetching
+
+
+def test_a_silent_database_makes_the_server_fail_over_to_the_next():
+    s = SegmentIdServer(["db1", "db2"], fetch_timeout_ms=5.0)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    first = ctx.sent(ReadRow)[0]
+    assert first.dst == "db1"
+    s.on_timer(ctx, SegmentIdServer.FETCH_TIMER)  # db1 is down
+    second = ctx.sent(ReadRow)[-1]
+    assert second.dst == "db2" and second.msg.req != first.msg.req
+    # db1 comes back and answers the abandoned request: ignored, it is not the request in flight
+    s.on_message(ctx, "db1", RowIs("order", first.msg.req, 0, 10, 0, delta=2, remainder=0))
+    assert ctx.sent(UpdateRow) == []
+    s.on_message(ctx, "db2", RowIs("order", second.msg.req, 0, 10, 0, delta=2, remainder=1))
+    assert ctx.sent(UpdateRow)[-1].dst == "db2"
+
+
+def test_an_answer_from_another_database_is_not_taken_for_the_one_asked():
+    s = SegmentIdServer(["db1", "db2"])
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    read = ctx.sent(ReadRow)[0].msg
+    s.on_message(ctx, "db2", UpdateResult("order", read.req, True, 30, 1, start=20, delta=2,
+                                          remainder=1))
+    assert s.held() == [] and s.fetching
+
+
+# -- Leaf's dynamic step ---------------------------------------------------------------------------
+@pytest.mark.parametrize("duration, expected", [
+    (10.0, 200),     # under one segment duration: double
+    (149.0, 200),
+    (150.0, 100),    # between one and two: keep
+    (299.0, 100),
+    (300.0, 50),     # two or more: halve
+    (5000.0, 50),
+])
+def test_leaf_dynamic_step_doubles_keeps_or_halves(duration, expected):
+    from dslab.ids.dynamic_step import next_step
+
+    assert next_step(100, duration_ms=duration, min_step=10, max_step=1000,
+                     segment_duration_ms=150.0) == expected
+
+
+def test_leaf_dynamic_step_stays_within_its_bounds():
+    from dslab.ids.dynamic_step import next_step
+
+    assert next_step(600, duration_ms=1.0, min_step=10, max_step=1000,
+                     segment_duration_ms=150.0) == 600  # doubling would pass MAX_STEP
+    assert next_step(15, duration_ms=1e9, min_step=10, max_step=1000,
+                     segment_duration_ms=150.0) == 15  # halving would go below the row's step
+
+
+def fetch(server, ctx, *, now, max_id, row_step=10):
+    """One fetch, the database side played by hand; returns the step the server claimed."""
+    ctx.local_time = now
+    read = [e.msg for e in ctx.sent(ReadRow)][-1]
+    server.on_message(ctx, "db", RowIs("order", read.req, max_id, row_step, 0))
+    upd = [e.msg for e in ctx.sent(UpdateRow)][-1]
+    server.on_message(ctx, "db", UpdateResult("order", upd.req, True, upd.new_max_id, 1,
+                                              start=max_id))
+    return upd.new_max_id - max_id
+
+
+def test_a_dynamic_step_server_claims_a_larger_segment_when_the_last_ran_out_fast():
+    s = SegmentIdServer(double_buffer=False, dynamic_step=True, segment_duration_ms=100.0,
+                        max_step=1000)
+    ctx = ctx_for("id1")
+    s.on_start(ctx)
+    assert fetch(s, ctx, now=0.0, max_id=0) == 10  # the first segment: the row's step
+    for rid in range(1, 12):  # use it up in 20 ms: the next fetch starts
+        ctx.local_time = 20.0
+        ask(s, ctx, rid)
+    assert fetch(s, ctx, now=20.0, max_id=10) == 20  # lasted 20 ms < 100 ms: double
+    for rid in range(12, 40):
+        ask(s, ctx, rid)
+    assert fetch(s, ctx, now=500.0, max_id=30) == 10  # lasted 480 ms >= 200 ms: halve
+    fixed = SegmentIdServer(double_buffer=False)
+    ctx2 = ctx_for("id2")
+    fixed.on_start(ctx2)
+    assert fetch(fixed, ctx2, now=0.0, max_id=0) == 10
+    for rid in range(1, 12):
+        ask(fixed, ctx2, rid)
+    assert fetch(fixed, ctx2, now=1.0, max_id=10) == 10  # without it the step never moves
+
+
+def test_a_leaf_check_in_reply_meant_for_the_previous_incarnation_is_ignored():
+    """The same rule as segment mode's: request ids are unique across restarts, so an answer
+    still in flight from before a quick restart cannot pass the new incarnation's check."""
+    n, ctx = leaf_node(now=100.0)
+    old = ctx.sent()[0].msg
+    fresh = SnowflakeNode(1, 1, startup_check="leaf", threshold_ms=50.0)
+    ctx2 = ctx_for("id1", now=100.0, storage=ctx.storage)
+    fresh.on_start(ctx2)
+    assert ctx2.sent()[0].msg.req != old.req
+    fresh.on_message(ctx2, "zk", CheckInReply(old.req, 50.0, ()))  # the stale, lenient answer
+    assert fresh.state == "starting"
+    fresh.on_message(ctx2, "zk", CheckInReply(ctx2.sent()[0].msg.req, 250.0, ()))
+    assert fresh.state == "failed"  # the current answer: the clock is behind its last report

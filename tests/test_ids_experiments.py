@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from dslab.ids import experiments as ex  # noqa: E402
 from dslab.ids import plots  # noqa: E402
 from dslab.ids.cluster import build  # noqa: E402
+from dslab.ids.segment import SegmentDB, SegmentIdServer  # noqa: E402
 from dslab.ids.snowflake import DEFAULT_LAYOUT, SnowflakeNode  # noqa: E402
 from dslab.sim import Sim  # noqa: E402
 
@@ -58,6 +59,15 @@ def _close_figures():
         (lambda: ex.run_ids("redis", progress=True), TypeError, "progress"),
         (lambda: ex.compare_schemes(progress="yes"), TypeError, "progress='yes'"),
         (lambda: ex.run_ids("redis", clients=2.5), TypeError, "clients=2.5"),
+        (lambda: ex.run_ids("segment", n_dbs=0), ValueError, "n_dbs=0"),
+        (lambda: ex.db_failover(n_dbs=[2, 0]), ValueError, r"n_dbs\[1\]=0"),
+        (lambda: ex.db_failover(downtime_ms=-1.0), ValueError, "downtime_ms=-1.0"),
+        (lambda: ex.step_adaptation(phases=[(100.0, 2)]), ValueError, r"phases\[0\]"),
+        (lambda: ex.step_adaptation(max_step=5), ValueError, "max_step=5"),
+        (lambda: ex.segment_chaos(duplicate=2.0), ValueError, "duplicate=2.0"),
+        (lambda: SegmentDB({"order": (1, 10, 2, 2)}), ValueError, "remainder=2"),
+        (lambda: SegmentIdServer([]), TypeError, r"db=\[\]"),
+        (lambda: SegmentIdServer(max_step=0), ValueError, "max_step=0"),
     ],
 )
 def test_bad_arguments_fail_at_once_naming_parameter_and_value(call, error, message):
@@ -166,6 +176,10 @@ def test_every_figure_draws_and_carries_the_seed():
         plots.plot_segment_timeline(seg),
         plots.plot_segment_waste(waste),
         plots.plot_rollback({"live": sweep}),
+        plots.plot_db_failover(ex.db_failover(3, duration_ms=60.0, crash_at_ms=20.0,
+                                              downtime_ms=20.0)[1]),
+        plots.plot_step_adaptation(*ex.step_adaptation(
+            3, phases=[(20.0, 1, 1.0), (20.0, 3, 0.0)], max_step=80)),
     ]
     for fig in figs:
         titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

@@ -30,8 +30,9 @@ Rules (the paper's section 2, and where they are in the code)
 4. With acceptances from a majority the new state is chosen: the proposer answers the client.
    Reads also run both phases: a read that skipped phase 2 could return a state that a later
    proposer never sees.
-5. A Nack or a silent attempt (``attempt_timeout_ms``) makes the proposer retry with a higher
-   ballot after a random backoff (``backoff_ms``), until the operation's deadline
+5. A Nack (other than the echo of a duplicated Prepare, which names our own ballot as the one
+   already promised) or a silent attempt (``attempt_timeout_ms``) makes the proposer retry with
+   a higher ballot after a random backoff (``backoff_ms``), until the operation's deadline
    (``op_timeout_ms``). Each replica runs one operation at a time (a FIFO queue), so its own
    clients do not duel with each other.
 
@@ -45,13 +46,27 @@ answers nothing, and the client's own timeout records the operation as ``info`` 
 Jepsen and Maelstrom do. A failed comparison (``error="cas_mismatch"``) is definite too: it was
 decided on a chosen state.
 
+At most one proposal per request
+--------------------------------
+The network may deliver a request twice, or deliver a copy long after the original was answered,
+and the replica may have crashed and restarted in between. Each replica therefore keeps, in
+durable storage, the highest request id it has taken from each client (client ids only grow,
+like Maelstrom's ``msg_id``); a request whose id is not above that mark is a copy and is dropped
+before it can become a proposal (``_first_copy``). Without this, a copy of a running request
+replaced its proposal: the copy's deadline answered a definite "unavailable" while the original's
+Accept could still be chosen, and the original's timers were lost, wedging the proposer for good.
+Commands a replica issues itself take their ids from a durable counter, so a restarted replica
+never reuses one.
+
 Exactly once
 ------------
 A retry may find that an earlier attempt of the same operation was already adopted (its Accept
 reached an acceptor that a later majority read). The chosen state therefore carries a *session
 table*: for each client, the request id and result of its last write or cas (the same idea as the
 client table of Raft's section 6.3). A proposer that finds its own request in the table answers the
-recorded result instead of applying the operation twice.
+recorded result instead of applying the operation twice; one that finds a *later* request of the
+same client there knows its client has moved on, and drops the operation unapplied and
+unanswered (an indefinite outcome the client has already recorded).
 
 The protocol is generic over a *state machine* (``initial()``, ``apply(data, command)``,
 ``readonly(command)``): :class:`RegisterMachine` here, the service registry's machine in
@@ -171,7 +186,9 @@ class CasPaxosReplica(Handler):
         self.queue: list[Proposal] = []
         self.active: Proposal | None = None
         self.proposals: dict[str, Proposal] = {}
-        self._internal = 0
+        # client -> highest request id taken (durable: a restart must not take a copy again)
+        self.taken: dict[str, int] = dict(st["taken"]) if "taken" in st else {}
+        self._internal: int = st["internal"] if "internal" in st else 0
 
     # -- what experiments and tests read --------------------------------------------------------
     @property
@@ -204,13 +221,26 @@ class CasPaxosReplica(Handler):
     # -- inputs ---------------------------------------------------------------------------------
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
         if isinstance(msg, Request):
-            self.on_request(ctx, src, msg)
+            if self._first_copy(ctx, src, msg.id):
+                self.on_request(ctx, src, msg)
         elif isinstance(msg, Prepare):
             ctx.send(src, self._prepare(ctx, msg.ballot))
         elif isinstance(msg, Accept):
             ctx.send(src, self._accept(ctx, msg.ballot, msg.state))
         elif isinstance(msg, (Promise, Accepted, Nack)):
             self._on_reply(ctx, src, msg)
+
+    def _first_copy(self, ctx: Context, client: str, request_id: int) -> bool:
+        """Is this the first copy of ``client``'s request ``request_id`` to reach this replica?
+
+        Client request ids only grow, so an id at or below the durable mark is a duplicate or a
+        late copy of a request already taken (running, answered, or refused): it is dropped."""
+        if request_id <= self.taken.get(client, 0):
+            ctx.log("duplicate_request", client=client, request_id=request_id)
+            return False
+        self.taken[client] = request_id
+        ctx.storage["taken"] = self.taken  # persisted before anything about it can leave
+        return True
 
     def on_request(self, ctx: Context, src: str, req: Request) -> None:
         """A client request: queue it as a proposal (override to translate other bodies)."""
@@ -232,6 +262,7 @@ class CasPaxosReplica(Handler):
     def submit_internal(self, ctx: Context, command: Any) -> Proposal:
         """Queue a command the replica issues itself (a session sweep of the registry)."""
         self._internal += 1
+        ctx.storage["internal"] = self._internal  # ids never repeat across restarts
         return self.submit(ctx, command, self.node, self._internal)
 
     def on_timer(self, ctx: Context, name: str) -> None:
@@ -274,6 +305,8 @@ class CasPaxosReplica(Handler):
         p = self.active
         if p is None or msg.ballot != p.ballot:
             return  # a late answer to an earlier attempt
+        if isinstance(msg, Nack) and msg.promised == p.ballot:
+            return  # the acceptor promised this very ballot: an echo of a duplicated Prepare
         if isinstance(msg, Nack):
             if p.phase in ("prepare", "accept"):
                 self._backoff(ctx, p)
@@ -294,6 +327,10 @@ class CasPaxosReplica(Handler):
             ok, result = self.machine.apply(data, p.command)[1:]
         else:
             done = next((s for s in sessions if s[0] == p.client), None)
+            if done is not None and done[1] > p.request_id:
+                # the client's later request was chosen: it gave up on this one; never apply it
+                self._superseded(ctx, p)
+                return
             if done is not None and done[1] == p.request_id:
                 # an earlier attempt of this very operation was adopted: do not apply it twice
                 new_state, ok, result = (data, sessions), done[2], done[3]
@@ -329,6 +366,11 @@ class CasPaxosReplica(Handler):
         ok, result = p.outcome
         self._finish(ctx, p)
         self.decided(ctx, p, ok, result)
+        self._next(ctx)
+
+    def _superseded(self, ctx: Context, p: Proposal) -> None:
+        ctx.log("superseded", op=p.key, attempts=p.attempts)
+        self._finish(ctx, p)
         self._next(ctx)
 
     def _give_up(self, ctx: Context, p: Proposal) -> None:

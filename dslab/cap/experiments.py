@@ -511,6 +511,9 @@ def random_partitions(
     cas_fraction: float = 0.3,
     op_timeout_ms: float = 100.0,
     client_timeout_ms: float = 250.0,
+    duplicate: float = 0.0,
+    mean_restart_gap_ms: float | None = None,
+    restart_down_ms: float = 1.0,
 ) -> tuple[pd.DataFrame, History]:
     """A workload under a nemesis that keeps splitting the replicas at random.
 
@@ -518,6 +521,11 @@ def random_partitions(
     replicas into two random non-empty groups (each replica's clients go with it) or isolates one
     replica, and heals after an exponential time (mean ``mean_partition_ms``), until
     ``duration_ms``; then everything heals and settles. Returns the ops frame and the history.
+
+    Harsher faults, off by default: every message is duplicated with probability ``duplicate``;
+    with ``mean_restart_gap_ms``, a second nemesis (stream ``restarts``) crashes a random replica
+    after an exponential gap of that mean and restarts it ``restart_down_ms`` later (a quick
+    restart: only durable storage survives), until ``duration_ms``.
     """
     check_seed(seed)
     check_policy(policy)
@@ -527,11 +535,26 @@ def random_partitions(
         _ms(name, v)
     _ms("mean_gap_ms", mean_gap_ms, positive=True)
     _ms("mean_partition_ms", mean_partition_ms, positive=True)
-    sim = Sim(seed)
+    check_probability("duplicate", duplicate)
+    if mean_restart_gap_ms is not None:
+        _ms("mean_restart_gap_ms", mean_restart_gap_ms, positive=True)
+    _ms("restart_down_ms", restart_down_ms)
+    sim = Sim(seed, duplicate=duplicate)
     cl = build_cluster(
         sim, policy, n, clients_per_replica=clients_per_replica, op_timeout_ms=op_timeout_ms,
     )
     rng = sim.stream("nemesis")
+
+    def restarter(mean_gap: float) -> Generator[Any, Any, None]:
+        rrng = sim.stream("restarts")
+        while True:
+            yield sim.sleep(rrng.expovariate(1.0 / mean_gap))
+            if sim.now >= duration_ms:
+                return
+            victim = rrng.choice(cl.replicas)
+            sim.crash(victim)
+            yield sim.sleep(restart_down_ms)
+            sim.restart(victim)
 
     def nemesis() -> Generator[Any, Any, None]:
         while True:
@@ -554,6 +577,8 @@ def random_partitions(
             sim.heal()
 
     sim.process(nemesis())
+    if mean_restart_gap_ms is not None:
+        sim.process(restarter(mean_restart_gap_ms))
     random_clients(
         cl, until_ms=duration_ms, think_ms=think_ms, read_fraction=read_fraction,
         cas_fraction=cas_fraction, timeout_ms=client_timeout_ms,

@@ -247,8 +247,10 @@ class CoordinatorBase(Handler):
         rec = self.record(ctx, tid)
         if rec is not None and rec["state"] in ("committed", "aborted"):
             ctx.send(src, DecisionReply(tid, rec["state"]))
-        elif rec is not None or tid in self.runs:
+        elif tid in self.runs:  # running: it will decide, ask again later
             ctx.send(src, DecisionReply(tid, "undecided"))
+        elif rec is not None:  # a 3PC pre-commit record found after a restart: not running
+            ctx.send(src, DecisionReply(tid, "recovering"))
         else:
             self._log(ctx, tid, "aborted", [], why="presumed abort", presumed=True)
             rec = self.record(ctx, tid)

@@ -574,12 +574,14 @@ def chaos(
     crashes: bool = True,
     partitions: bool = True,
     participant_options: dict[str, Any] | None = None,
+    down_ms: tuple[float, float] = (20.0, 300.0),
 ) -> tuple[pd.DataFrame, History, dict[str, dict[str, str]]]:
     """Conflicting transactions from ``n_coordinators`` while a nemesis crashes and restarts any
     node and partitions the network at random, with message ``loss`` and ``duplicate``. At
     ``fault_until_ms`` every fault is repaired (heal, loss off, every node up) and the clients stop;
     the run goes on for ``settle_ms``. Returns a summary row, the history and the participants'
-    final states (from their logs)."""
+    final states (from their logs). Each crashed node stays down for a time drawn uniformly from
+    ``down_ms`` (``(0.5, 5.0)``: quick restarts, back before anyone times out)."""
     check_seed(seed)
     check_protocol(protocol)
     check_number("n_coordinators", n_coordinators, min=1, integer=True)
@@ -591,6 +593,13 @@ def chaos(
     check_probability("duplicate", duplicate)
     _bool("crashes", crashes)
     _bool("partitions", partitions)
+    check_type("down_ms", down_ms, tuple)
+    if (len(down_ms) != 2 or not all(type(v) in (int, float) and 0 <= v < float("inf")
+                                     for v in down_ms)
+            or down_ms[0] > down_ms[1]):
+        raise ValueError(f"down_ms={down_ms!r} is not allowed; give a pair (shortest, longest) "
+                         "of downtimes in ms with 0 <= shortest <= longest")
+    down_lo, down_hi = float(down_ms[0]), float(down_ms[1])
     sim = Sim(seed, loss=loss, duplicate=duplicate)
     coords = [f"tm{i}" for i in range(1, n_coordinators + 1)]
     cl = build_cluster(sim, protocol, n_participants=n_participants, coordinators=coords,
@@ -601,7 +610,7 @@ def chaos(
         for name in nodes:
             t = rng.uniform(0, 300)
             while t < until - 50:
-                down = rng.uniform(20, 300)
+                down = rng.uniform(down_lo, down_hi)
                 sim.crash(name, at=t)
                 sim.restart(name, at=min(t + down, until))
                 t += down + rng.uniform(100, 600)

@@ -168,10 +168,16 @@ class DecisionRequest:
 @dataclass(frozen=True, slots=True)
 class DecisionReply:
     """The answer to :class:`DecisionRequest`: ``committed``, ``aborted``, ``uncertain`` (voted
-    yes, does not know either), ``undecided`` (a coordinator still collecting votes)."""
+    yes, does not know either), a 3PC participant's state (``prepared``, ``precommitted``),
+    ``undecided`` (a live coordinator still running the transaction: it will decide) or
+    ``recovering`` (a 3PC coordinator that restarted with a pre-commit record and no decision).
+
+    ``recovering`` is True when the answering participant itself restarted in doubt and has not
+    learned the outcome: with every site in that condition, 3PC's total-failure rule applies."""
 
     tid: str
     state: str
+    recovering: bool = False
 
 
 @dataclass(frozen=True, slots=True)

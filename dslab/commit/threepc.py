@@ -15,7 +15,9 @@ DoCommit
     With every PreCommit acknowledged -- or after ``ack_timeout_ms``, taking a silent participant
     for crashed (Skeen's rule; it will learn the outcome when it recovers) -- the coordinator forces
     ``committed``, answers the client, sends :class:`~dslab.commit.messages.DoCommit` and resends
-    until every participant acknowledges.
+    until every participant acknowledges. An Ack that reports ``aborted`` instead makes it abort:
+    an aborted participant never changes its outcome, so committing could only split the
+    decision.
 
 What the extra phase buys: no participant commits while another is still in *w*, and no state
 is adjacent to both *committed* and *aborted*. So a participant that knows only the states of the
@@ -40,9 +42,14 @@ Recovery
     A participant that restarts in doubt (*w* or *p*) must not decide, nor take part in deciding:
     while it was down the others may have decided without it. It asks everyone
     (:class:`~dslab.commit.messages.DecisionRequest`) until someone tells it the outcome, and
-    answers "recovering" to backups. Only if the coordinator and every other participant answer
-    in one round, none of them decided (a *total failure*, every site back up), may it decide
-    from that complete set of states, with the same rule (:meth:`ThreePCParticipant._answered`).
+    answers "recovering" to backups. It may decide on its own only after a *total failure*: in
+    one round the coordinator answers that it restarted without a decision (``recovering``) and
+    every other participant answers that it, too, restarted in doubt; then nobody is left who
+    could decide, and it decides from that complete set of states with the same rule
+    (:meth:`ThreePCParticipant._answered`). A live coordinator still running the transaction
+    answers ``undecided``: it will decide, so the participant waits and follows it (PreCommit,
+    DoCommit). An operational participant answers with its plain state: it will take part in the
+    termination protocol, so that is no total failure either.
     A coordinator that restarts with a ``precommit`` record but no decision asks too: in 3PC the
     pre-commit is not the commit point.
 
@@ -141,7 +148,11 @@ class ThreePCCoordinator(CoordinatorBase):
     def _ack(self, ctx: Context, src: str, msg: Ack) -> None:
         run = self.runs.get(msg.tid)
         if run is not None and run.phase == "precommitting":
-            if msg.state == "precommitted" and src in run.txn.participants:
+            if msg.state == "aborted" and src in run.txn.participants:
+                # final at src: committing now could only split the decision
+                self._decide(ctx, run, "aborted", f"{src} had aborted",
+                             logged_step=None, partial_step="mid_phase3")
+            elif msg.state == "precommitted" and src in run.txn.participants:
                 run.acks.add(src)
                 if len(run.acks) == len(run.txn.participants):
                     self._commit(ctx, run, "every participant pre-committed")
@@ -239,10 +250,12 @@ class ThreePCParticipant(ResourceManager):
                 ctx.send(p, DecisionRequest(tid))
 
     def _answered(self, ctx: Context, src: str, msg: DecisionReply) -> None:
-        """A recovering participant hears back. A final answer settles it. Non-final answers
-        from the coordinator *and every other participant* in one round mean that every site is
-        up again and none has decided (Skeen's total failure, once the last site to fail is
-        back): decide from the complete set of states, with the termination rule."""
+        """A recovering participant hears back. A final answer settles it. Answers in one round
+        from the coordinator (``recovering``: restarted, no decision) *and every other
+        participant* (itself recovering in doubt) mean that every site failed and none has
+        decided (Skeen's total failure, once the last site to fail is back): decide from the
+        complete set of states, with the termination rule. Anything else means someone
+        operational will decide (a live coordinator, or the others' termination protocol)."""
         tid = msg.tid
         if self.state_of(tid) not in ("prepared", "precommitted"):
             return
@@ -251,9 +264,13 @@ class ThreePCParticipant(ResourceManager):
             return
         if tid not in self.recovering:
             return
-        got = self.answers.setdefault(tid, {})
-        got[src] = msg.state
         rec = self.txns[tid]
+        total = msg.recovering or (src == rec["coordinator"] and msg.state == "recovering")
+        got = self.answers.setdefault(tid, {})
+        if not total:  # an operational site: it (or its termination protocol) will decide
+            got.pop(src, None)
+            return
+        got[src] = msg.state
         everyone = {p for p in [rec["coordinator"], *rec["participants"]]
                     if p is not None and p != ctx.node}
         if not everyone <= set(got):
@@ -300,7 +317,9 @@ class ThreePCParticipant(ResourceManager):
                 if not t.unacked:
                     ctx.cancel_timer(f"bretry/{msg.tid}")
         elif isinstance(msg, DecisionRequest):
-            ctx.send(src, DecisionReply(msg.tid, self._what_i_know(ctx, msg.tid)))
+            state = self._what_i_know(ctx, msg.tid)
+            doubt = msg.tid in self.recovering and state not in FINAL
+            ctx.send(src, DecisionReply(msg.tid, state, recovering=doubt))
         elif isinstance(msg, DecisionReply):
             self._answered(ctx, src, msg)
 

@@ -3,7 +3,9 @@
 - :mod:`dslab.ids.autoinc` -- a database's auto-increment key, with MySQL's offset / step for
   several masters.
 - :mod:`dslab.ids.segment` -- segment mode (号段模式): ID servers claim ranges from a table with an
-  optimistic version check, and prefetch the next range (Leaf's double buffering).
+  optimistic version check, and prefetch the next range (Leaf's double buffering);
+  :mod:`dslab.ids.tinyid` -- several segment databases that never collide, and fail-over between
+  them (Tinyid); :mod:`dslab.ids.dynamic_step` -- a segment size that follows the traffic (Leaf).
 - :mod:`dslab.ids.redis` -- Redis ``INCR``, with three persistence modes.
 - :mod:`dslab.ids.uuids` -- UUID versions 4, 1 and 7, made deterministically; the birthday bound.
 - :mod:`dslab.ids.snowflake` -- Snowflake's 64-bit layout and generator, and its defences against
@@ -16,8 +18,9 @@ Map to the course notes (section 三、分布式ID): 数据库主键自增 -> ``
 ``segment``; NoSQL (Redis ``incr``) -> ``redis``; UUID -> ``uuids``; Snowflake(雪花算法) ->
 ``snowflake``; 时钟回拨问题解决 (``leaf_forever`` / ``leaf_temporary``) -> ``leaf``; the open-source
 frameworks: UidGenerator (Baidu) -> :data:`~dslab.ids.snowflake.UIDGENERATOR_LAYOUT`, Leaf
-(Meituan) -> double buffering in ``segment`` and the clock check in ``leaf``, Tinyid (Didi) ->
-segment mode with double buffering.
+(Meituan) -> double buffering in ``segment``, ``dynamic_step`` and the clock check in ``leaf``,
+Tinyid (Didi) -> segment mode with double buffering and several databases (增加多 db 支持,
+``tinyid``).
 """
 
 from dslab.ids.autoinc import AutoIncrementDB, auto_increment_db
@@ -28,6 +31,7 @@ from dslab.ids.cluster import (
     build,
     start_clients,
 )
+from dslab.ids.dynamic_step import next_step
 from dslab.ids.leaf import LeafCoordinator
 from dslab.ids.messages import (
     CheckIn,
@@ -54,6 +58,7 @@ from dslab.ids.snowflake import (
     SnowflakeLayout,
     SnowflakeNode,
 )
+from dslab.ids.tinyid import source_db, tinyid_rows
 from dslab.ids.uuids import (
     UuidGenerator,
     UuidNode,
@@ -99,7 +104,10 @@ __all__ = [
     "build",
     "collision_probability",
     "n_for_probability",
+    "next_step",
+    "source_db",
     "start_clients",
+    "tinyid_rows",
     "uuid1_fields",
     "uuid4_from",
     "uuid7_fields",

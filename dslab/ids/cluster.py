@@ -10,7 +10,8 @@ scheme          servers (clients call these)                 other nodes
 ``autoinc``     ``db1``: one auto-increment database         --
 ``autoinc-2m``  ``db1, db2``: two masters, offsets 1, 2,      --
                 step 2
-``segment``     ``id1..idN``: segment-mode ID servers        ``db``: the segment table
+``segment``     ``id1..idN``: segment-mode ID servers        ``db``: the segment table (Tinyid,
+                                                             ``n_dbs > 1``: ``db1..dbN``)
 ``redis``       ``redis``: one ``INCR`` server               --
 ``uuid4``,      ``id1..idN``: UUID generators                --
 ``uuid1``,
@@ -35,11 +36,13 @@ from typing import Any
 
 from dslab._validate import check_choice, check_number, check_type
 from dslab.ids.autoinc import AutoIncrementDB
+from dslab.ids.dynamic_step import MAX_STEP, SEGMENT_DURATION_MS
 from dslab.ids.leaf import LeafCoordinator
 from dslab.ids.messages import NextId
 from dslab.ids.redis import PERSISTENCE, RedisCounter
 from dslab.ids.segment import SegmentDB, SegmentIdServer, check_step
 from dslab.ids.snowflake import DEFAULT_LAYOUT, SnowflakeLayout, SnowflakeNode
+from dslab.ids.tinyid import tinyid_rows
 from dslab.ids.uuids import UuidNode
 from dslab.sim import Client, Sim
 
@@ -98,13 +101,21 @@ def build(
     db_service_ms: float | None = None,
     threshold_ms: float = 50.0,
     report_ms: float = 3000.0,
+    n_dbs: int = 1,
+    fetch_timeout_ms: float = 50.0,
+    dynamic_step: bool = False,
+    segment_duration_ms: float = SEGMENT_DURATION_MS,
+    max_step: int = MAX_STEP,
 ) -> IdCluster:
     """Add the nodes of ``scheme`` to ``sim`` (see the module table) and return them.
 
     ``n_servers``: ID servers for ``segment``, ``uuid*`` and ``snowflake``. ``step``,
     ``double_buffer``, ``prefetch_at``: segment mode. ``persistence``, ``flush_every_ms``: Redis.
     ``defence``, ``layout``, ``threshold_ms``, ``report_ms``: Snowflake. ``db_service_ms``:
-    overrides the database's time per statement.
+    overrides the database's time per statement. Segment mode also takes ``n_dbs`` (Tinyid's
+    databases ``db1..dbN`` with ``delta = N``; server ``id<k>`` asks ``db<k>`` first and fails over
+    in order after ``fetch_timeout_ms``) and Leaf's ``dynamic_step`` (with
+    ``segment_duration_ms`` and ``max_step``).
     """
     check_type("sim", sim, Sim)
     check_scheme(scheme)
@@ -116,6 +127,7 @@ def build(
     check_type("layout", layout, SnowflakeLayout)
     if db_service_ms is not None:
         check_number("db_service_ms", db_service_ms, min=0)
+    check_number("n_dbs", n_dbs, min=1, max=16, integer=True)
     ids = [f"id{i}" for i in range(1, n_servers + 1)]
     opts: dict[str, Any] = {"n_servers": n_servers}
     if scheme == "autoinc":
@@ -129,12 +141,27 @@ def build(
         return IdCluster(sim, scheme, ["db1", "db2"], ["db1", "db2"], [], opts)
     if scheme == "segment":
         ms = SERVICE_MS["segment_db"] if db_service_ms is None else db_service_ms
-        sim.add_node("db", lambda: SegmentDB({"order": (1, step)}, ms))
-        for name in ids:
-            sim.add_node(name, lambda: SegmentIdServer(
-                "db", "order", double_buffer=double_buffer, prefetch_at=prefetch_at))
+        server_opts = dict(double_buffer=double_buffer, prefetch_at=prefetch_at,
+                           fetch_timeout_ms=fetch_timeout_ms, dynamic_step=dynamic_step,
+                           segment_duration_ms=segment_duration_ms, max_step=max_step)
+        SegmentIdServer("db", "order", **server_opts)  # check the options now
+        if n_dbs == 1:
+            dbs = ["db"]
+            sim.add_node("db", lambda: SegmentDB({"order": (1, step)}, ms))
+        else:
+            dbs = [f"db{i}" for i in range(1, n_dbs + 1)]
+            for name, rows in zip(dbs, tinyid_rows(n_dbs, step), strict=True):
+                sim.add_node(name, lambda rows=rows: SegmentDB(rows, ms))
+        for k, name in enumerate(ids):
+            order = dbs[k % n_dbs:] + dbs[:k % n_dbs]  # id<k> prefers db<k>, then the next
+            sim.add_node(name, lambda order=order: SegmentIdServer(order, "order", **server_opts))
         opts.update(step=step, double_buffer=double_buffer, prefetch_at=prefetch_at)
-        return IdCluster(sim, scheme, ids, ["db"], [], opts)
+        if n_dbs > 1:
+            opts.update(n_dbs=n_dbs)
+        if dynamic_step:
+            opts.update(dynamic_step=True, segment_duration_ms=segment_duration_ms,
+                        max_step=max_step)
+        return IdCluster(sim, scheme, ids, dbs, [], opts)
     if scheme == "redis":
         sim.add_node("redis", lambda: RedisCounter(
             persistence, service_ms=SERVICE_MS["redis"], fsync_ms=SERVICE_MS["fsync"],

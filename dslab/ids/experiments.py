@@ -7,7 +7,8 @@ pandas DataFrames (and histories where they help); the figures live in :mod:`dsl
 2. :func:`compare_schemes` -- every scheme under the same load: IDs per simulated second, p50 and
    p99 latency, unique, increasing. :func:`ordering_table` repeats it with faults.
 3. :func:`segment_fetches`, :func:`segment_waste` -- segment mode's database fetches over time, and
-   the IDs a crash skips, as a function of the step.
+   the IDs a crash skips, as a function of the step; :func:`segment_chaos` -- quick restarts and
+   duplicated messages, the tests' unique-ID sweep.
 4. :func:`redis_persistence` -- a Redis crash under each persistence mode.
 5. :func:`rollback_sweep` -- Snowflake duplicates against the size of a clock rollback, for each
    defence, live or across a restart; :func:`leaf_startup` -- Leaf's start-up check, message by
@@ -51,6 +52,7 @@ from dslab.ids.cluster import (
     check_scheme,
     start_clients,
 )
+from dslab.ids.messages import NextId
 from dslab.ids.redis import PERSISTENCE
 from dslab.ids.segment import SegmentIdServer, check_step
 from dslab.ids.snowflake import (
@@ -380,6 +382,293 @@ def segment_waste(
         })
     out = pd.DataFrame(rows)
     out.attrs.update(seed=seed, crashes=crashes, duration_ms=duration_ms)
+    return out
+
+
+def segment_chaos(
+    seed: int = 0,
+    *,
+    n_servers: int = 2,
+    step: int = 50,
+    double_buffer: bool = True,
+    clients: int = 8,
+    duration_ms: float = 300.0,
+    duplicate: float = 0.1,
+    mean_restart_gap_ms: float = 25.0,
+    down_ms: float = 2.0,
+    restart_db: bool = True,
+    latency: Latency | float = 1.5,
+    n_dbs: int = 1,
+    dynamic_step: bool = False,
+) -> tuple[pd.DataFrame, History]:
+    """Segment mode under quick restarts and duplicated messages: the tests' seed sweep.
+    ``n_dbs`` > 1: Tinyid's several databases (restarted too, if ``restart_db``), the servers
+    failing over after 10 ms; ``dynamic_step``: Leaf's (segments meant to last 20 to 40 ms).
+
+    Every message is duplicated with probability ``duplicate``. A nemesis (stream ``faults``)
+    waits an exponential gap (mean ``mean_restart_gap_ms``), crashes a random ID server (or the
+    database, if ``restart_db``) and restarts it ``down_ms`` later, until the clients stop. The
+    clients fail over to the next server when a request times out. Returns one row per request
+    (:data:`OP_COLUMNS`) and the history, for :func:`dslab.check.unique_ids`.
+    """
+    check_seed(seed)
+    check_number("n_servers", n_servers, min=1, max=31, integer=True)
+    check_step(step)
+    check_type("double_buffer", double_buffer, bool)
+    check_number("clients", clients, min=1, integer=True)
+    _ms("duration_ms", duration_ms, positive=True)
+    check_number("duplicate", duplicate, min=0, max=1)
+    _ms("mean_restart_gap_ms", mean_restart_gap_ms, positive=True)
+    _ms("down_ms", down_ms)
+    check_type("restart_db", restart_db, bool)
+    warm = 5.0
+    until = warm + duration_ms
+    sim = Sim(seed, latency=latency, duplicate=duplicate)
+    cl = build(sim, "segment", n_servers=n_servers, step=step, double_buffer=double_buffer,
+               n_dbs=n_dbs, fetch_timeout_ms=10.0, dynamic_step=dynamic_step,
+               segment_duration_ms=20.0, max_step=16 * step)
+    victims = cl.servers + (cl.backends if restart_db else [])
+    rng = sim.stream("faults")
+
+    def nemesis() -> Any:
+        while True:
+            yield sim.sleep(rng.expovariate(1.0 / mean_restart_gap_ms))
+            if sim.now >= until:
+                return
+            victim = rng.choice(victims)
+            sim.crash(victim)
+            yield sim.sleep(down_ms)
+            sim.restart(victim)
+
+    sim.process(nemesis())
+    rows = start_clients(cl, clients, start_ms=warm, until_ms=until, timeout_ms=20.0,
+                         placement="round_robin", failover=True)
+    sim.run(until=until + 25.0)
+    df = _frame(rows)
+    df.attrs.update(seed=seed, step=step, double_buffer=double_buffer, duplicate=duplicate,
+                    start_ms=warm, until_ms=until, n_dbs=n_dbs, dynamic_step=dynamic_step)
+    return df, sim.history
+
+
+# -- 3b. several databases (Tinyid) and the dynamic step (Leaf) ----------------------------------
+def _longest_gap(ok: pd.DataFrame, t0: float, t1: float) -> float:
+    """The longest stretch of [t0, t1] (true ms) in which no client received an ID."""
+    times = sorted(float(t) for t in ok["end_ms"] if t0 <= t <= t1)
+    edges = [t0, *times, t1]
+    return max(b - a for a, b in zip(edges, edges[1:], strict=False))
+
+
+def db_failover(
+    seed: int = 0,
+    n_dbs: Iterable[int] = (1, 2),
+    *,
+    step: int = 100,
+    clients: int = 4,
+    think_ms: float = 0.5,
+    duration_ms: float = 400.0,
+    crash_at_ms: float = 100.0,
+    downtime_ms: float = 200.0,
+    fetch_timeout_ms: float = 5.0,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, History]]]:
+    """Segment mode with one database, or Tinyid's several, while the first database is down.
+
+    Two ID servers, double buffering, ``clients`` closed-loop clients. ``db1`` (``db`` when there
+    is one database) crashes at ``crash_at_ms`` for ``downtime_ms``. With several databases each
+    row has ``delta = N`` and its own remainder, and a server whose fetch goes unanswered for
+    ``fetch_timeout_ms`` asks the next database. Returns one summary row per database count
+    (``ok``, ``info``, ``longest_gap_ms`` without any ID while the database was down,
+    ``failovers``, ``unique``, IDs issued by each database) and
+    ``{label: (ops, history)}``.
+    """
+    check_seed(seed)
+    counts = list(n_dbs) if isinstance(n_dbs, Iterable) else [n_dbs]
+    if not counts:
+        raise ValueError("n_dbs=[] is not allowed; give at least one database count")
+    for i, n in enumerate(counts):
+        check_number(f"n_dbs[{i}]", n, min=1, max=16, integer=True)
+    check_step(step)
+    check_number("clients", clients, min=1, integer=True)
+    _ms("think_ms", think_ms)
+    _ms("duration_ms", duration_ms, positive=True)
+    _ms("crash_at_ms", crash_at_ms)
+    _ms("downtime_ms", downtime_ms)
+    _ms("fetch_timeout_ms", fetch_timeout_ms, positive=True)
+    check_type("progress", progress, bool)
+    warm = 5.0
+    until = warm + duration_ms
+    rows, runs = [], {}
+    for n in tqdm(counts, disable=not progress, desc="database counts"):
+        sim = Sim(seed, latency=LAN)
+        cl = build(sim, "segment", step=step, n_dbs=n, fetch_timeout_ms=fetch_timeout_ms)
+        victim = cl.backends[0]
+        sim.crash(victim, at=crash_at_ms)
+        sim.restart(victim, at=crash_at_ms + downtime_ms)
+        ops = start_clients(cl, clients, start_ms=warm, until_ms=until, think_ms=think_ms,
+                            placement="round_robin")
+        sim.run(until=until + 51.0)
+        df = _frame(ops)
+        h = sim.history
+        ok = df[df["type"] == "ok"]
+        label = "one database" if n == 1 else f"{n} databases (Tinyid)"
+        df.attrs.update(seed=seed, n_dbs=n, fault="crash", fault_node=victim,
+                        fault_at_ms=float(crash_at_ms),
+                        restart_ms=float(crash_at_ms + downtime_ms),
+                        start_ms=warm, until_ms=until, step=step)
+        row = {
+            "run": label, "n_dbs": n, "ok": len(ok),
+            "info": int((df["type"] == "info").sum()),
+            "longest_gap_ms": round(_longest_gap(ok, crash_at_ms,
+                                                 min(crash_at_ms + downtime_ms, until)), 1),
+            "failovers": sum(1 for e in h.events if e.name == "db_failover"),
+            "unique": unique_ids(h).valid,
+        }
+        for i in range(max(counts)):
+            row[f"ids_from_db{i + 1}"] = int((ok["id"] % n == i).sum()) if i < n else 0
+        rows.append(row)
+        runs[label] = (df, h)
+    out = pd.DataFrame(rows)
+    out.attrs.update(seed=seed, crash_at_ms=float(crash_at_ms),
+                     restart_ms=float(crash_at_ms + downtime_ms))
+    return out, runs
+
+
+#: Load phases of :func:`step_adaptation`: ``(duration_ms, active clients, think_ms)``.
+STEP_PHASES = ((300.0, 2, 2.0), (500.0, 8, 0.0), (3200.0, 2, 2.0))
+
+
+def _phase_of(t: float, bounds: list[float]) -> int:
+    for i, end in enumerate(bounds[1:]):
+        if t < end:
+            return i
+    return len(bounds) - 2
+
+
+def step_adaptation(
+    seed: int = 0,
+    *,
+    phases: Iterable[tuple[float, int, float]] = STEP_PHASES,
+    step: int = 20,
+    segment_duration_ms: float = 50.0,
+    max_step: int = 2000,
+    db_service_ms: float = 0.5,
+    modes: Iterable[bool] = (False, True),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One segment-mode ID server under a load that changes, with a fixed step or Leaf's dynamic
+    step (``modes``: ``dynamic_step`` values).
+
+    ``phases``: ``(duration_ms, active clients, think_ms)`` one after the other (default: two
+    clients, a burst of eight greedy clients, two clients again). The table's step is ``step``;
+    the dynamic step doubles when a segment lasted less than ``segment_duration_ms`` and halves
+    when it lasted more than twice that, between ``step`` and ``max_step`` (Leaf: 15 and 30
+    minutes, and 1,000,000; scaled down here to fit a few simulated seconds).
+
+    Returns ``(segments, ops)``: one row per segment loaded (``mode``, ``time_ms``, ``size``,
+    ``phase``) and one row per request (:data:`OP_COLUMNS` plus ``mode`` and ``phase``).
+    """
+    check_seed(seed)
+    plist = [tuple(p) for p in phases]
+    if not plist:
+        raise ValueError("phases=[] is not allowed; give at least one (duration_ms, clients, "
+                         "think_ms)")
+    for i, p in enumerate(plist):
+        if len(p) != 3:
+            raise ValueError(f"phases[{i}]={p!r} is not allowed; expected (duration_ms, clients, "
+                             "think_ms)")
+        _ms(f"phases[{i}] duration_ms", p[0], positive=True)
+        check_number(f"phases[{i}] clients", p[1], min=0, integer=True)
+        _ms(f"phases[{i}] think_ms", p[2])
+    check_step(step)
+    _ms("segment_duration_ms", segment_duration_ms, positive=True)
+    check_number("max_step", max_step, min=step, integer=True)
+    _ms("db_service_ms", db_service_ms)
+    mode_list = list(modes) if isinstance(modes, Iterable) else [modes]
+    for i, m in enumerate(mode_list):
+        check_type(f"modes[{i}]", m, bool)
+    warm = 5.0
+    bounds = [warm]
+    for p in plist:
+        bounds.append(bounds[-1] + float(p[0]))
+    most = max(int(p[1]) for p in plist)
+    seg_frames, op_frames = [], []
+    for dynamic in mode_list:
+        label = "dynamic step (Leaf)" if dynamic else f"fixed step {step}"
+        sim = Sim(seed, latency=LAN)
+        cl = build(sim, "segment", n_servers=1, step=step, db_service_ms=db_service_ms,
+                   dynamic_step=dynamic, segment_duration_ms=segment_duration_ms,
+                   max_step=max_step)
+        rows: list[dict[str, Any]] = []
+        for k in range(1, most + 1):
+            sim.process(_phased_client(sim, sim.add_client(f"c{k}"), k, cl.servers[0], plist,
+                                       bounds, rows))
+        sim.run(until=bounds[-1] + 60.0)
+        ops = _frame(rows)
+        ops["mode"] = label
+        ops["phase"] = [_phase_of(t, bounds) for t in ops["start_ms"]]
+        op_frames.append(ops)
+        segs = [{"mode": label, "server": e.node, "time_ms": e.time, "start": e.data["start"],
+                 "end": e.data["end"], "size": e.data["end"] - e.data["start"],
+                 "phase": _phase_of(e.time, bounds)}
+                for e in sim.history.events if e.name == "segment_loaded"]
+        seg_frames.append(pd.DataFrame(segs, columns=["mode", "server", "time_ms", "start",
+                                                      "end", "size", "phase"]))
+    segments = pd.concat(seg_frames, ignore_index=True)
+    ops = pd.concat(op_frames, ignore_index=True)
+    for df in (segments, ops):
+        df.attrs.update(seed=seed, step=step, segment_duration_ms=float(segment_duration_ms),
+                        max_step=max_step, phase_bounds_ms=bounds,
+                        phases=[list(p) for p in plist])
+    return segments, ops
+
+
+def _phased_client(
+    sim: Sim, client: Any, k: int, server: str, phases: list[tuple[float, int, float]],
+    bounds: list[float], rows: list[dict[str, Any]],
+) -> Any:
+    """Client ``c<k>``: asks while phase ``i`` has at least ``k`` active clients, else waits."""
+    rng = sim.stream(f"workload/{client.name}")
+    yield sim.sleep(bounds[0] + rng.uniform(0.0, 0.2))
+    while sim.now < bounds[-1]:
+        i = _phase_of(sim.now, bounds)
+        _, active, think = phases[i]
+        if k > active:
+            yield sim.sleep(bounds[i + 1] - sim.now + rng.uniform(0.0, 0.2))
+            continue
+        inv = client.invoke("generate")
+        res = yield from client.call(server, NextId(), timeout_ms=50.0)
+        client.complete(inv, res, value=res.value if res.ok else None)
+        rows.append({
+            "client": client.name, "server": server, "start_ms": inv.time, "end_ms": sim.now,
+            "latency_ms": res.latency_ms, "type": res.type, "id": res.value if res.ok else None,
+            "error": res.error,
+        })
+        if think > 0:
+            yield sim.sleep(think)
+
+
+def step_summary(segments: pd.DataFrame, ops: pd.DataFrame) -> pd.DataFrame:
+    """Per mode and load phase of a :func:`step_adaptation` run: IDs per second, database
+    fetches per second, the mean and largest segment, and the slowest answer."""
+    check_type("segments", segments, pd.DataFrame)
+    check_type("ops", ops, pd.DataFrame)
+    bounds = ops.attrs["phase_bounds_ms"]
+    phases = ops.attrs["phases"]
+    rows = []
+    for mode in dict.fromkeys(ops["mode"]):
+        for i, (_dur, active, think) in enumerate(phases):
+            o = ops[(ops["mode"] == mode) & (ops["phase"] == i) & (ops["type"] == "ok")]
+            s = segments[(segments["mode"] == mode) & (segments["phase"] == i)]
+            secs = (bounds[i + 1] - bounds[i]) / 1000.0
+            rows.append({
+                "mode": mode, "phase": i + 1, "load": f"{active} client(s), think {think:g} ms",
+                "ids_per_s": round(len(o) / secs),
+                "fetches": len(s), "fetches_per_s": round(len(s) / secs, 1),
+                "mean_segment": round(float(s["size"].mean()), 1) if len(s) else math.nan,
+                "largest_segment": int(s["size"].max()) if len(s) else 0,
+                "max_latency_ms": round(float(o["latency_ms"].max()), 2) if len(o) else math.nan,
+            })
+    out = pd.DataFrame(rows)
+    out.attrs.update(segments.attrs)
     return out
 
 
@@ -751,6 +1040,11 @@ __all__ = [
     "redis_persistence",
     "rollback_sweep",
     "run_ids",
+    "STEP_PHASES",
+    "db_failover",
+    "segment_chaos",
+    "step_adaptation",
+    "step_summary",
     "segment_fetches",
     "segment_waste",
     "snowflake_capacity",

@@ -45,13 +45,17 @@ class ReadRow:
 
 @dataclass(frozen=True, slots=True)
 class RowIs:
-    """The database's answer to :class:`ReadRow` (``max_id`` is -1 for an unknown ``biz_tag``)."""
+    """The database's answer to :class:`ReadRow` (``max_id`` is -1 for an unknown ``biz_tag``).
+    ``delta`` and ``remainder``: Tinyid's columns (:mod:`dslab.ids.tinyid`); 1 and 0 for a
+    database that hands out every number."""
 
     biz_tag: str
     req: int
     max_id: int
     step: int
     version: int
+    delta: int = 1
+    remainder: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +71,20 @@ class UpdateRow:
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
-    """``ok``: the update applied (one row changed) and the segment is the caller's; otherwise the
-    version had moved on (another server claimed a segment in between) and nothing changed."""
+    """``ok``: the update applied (one row changed) and the segment ``[start, max_id)`` is the
+    caller's (``start`` is the ``max_id`` the update replaced, as Leaf computes ``max_id - step``
+    from the updated row); otherwise the version had moved on (another server claimed a segment in
+    between), nothing changed, and ``start`` is ``None``. ``delta`` and ``remainder`` say which
+    numbers of the segment are this database's IDs (:mod:`dslab.ids.tinyid`)."""
 
     biz_tag: str
     req: int
     ok: bool
     max_id: int
     version: int
+    start: int | None = None
+    delta: int = 1
+    remainder: int = 0
 
 
 # -- Leaf-snowflake: generator <-> coordinator, generator <-> generator --------------------------

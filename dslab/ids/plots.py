@@ -8,6 +8,8 @@ seed. Each function returns the matplotlib Figure.
 - :func:`plot_scheme_bars` -- IDs per second and latency per scheme.
 - :func:`plot_segment_timeline` -- segment mode's latency and its database fetches over time.
 - :func:`plot_segment_waste` -- IDs a crash skips against the step.
+- :func:`plot_db_failover` -- one segment database down, against Tinyid's several.
+- :func:`plot_step_adaptation` -- Leaf's dynamic step following the load.
 - :func:`plot_rollback` -- Snowflake duplicates and refusals against the size of a rollback.
 - :func:`plot_layout` -- the 64 bits of a Snowflake ID.
 - :func:`plot_collision` -- the birthday bound for random UUIDs.
@@ -370,4 +372,101 @@ def plot_collision(bits: int = V4_RANDOM_BITS):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(1e-30, 10)
+    return fig
+
+
+def plot_db_failover(runs: Mapping[str, tuple[pd.DataFrame, History]], bucket_ms: float = 10.0):
+    """One column per :func:`~dslab.ids.experiments.db_failover` run: each ID handed out against
+    the time its client got it, coloured by the database whose residue class it belongs to (top),
+    and IDs answered per second in buckets of ``bucket_ms`` (bottom); the database's downtime is
+    shaded."""
+    check_type("runs", runs, Mapping)
+    if not runs:
+        raise ValueError("runs={} is not allowed; give at least one (ops, history) run")
+    check_number("bucket_ms", bucket_ms, min=0, min_inclusive=False)
+    n = len(runs)
+    fig, axes = plt.subplots(2, n, figsize=(5.4 * n, 5.4), layout="constrained", squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.4]}, sharex="col")
+    rate_max = 0.0
+    for j, (label, item) in enumerate(runs.items()):
+        df = _run(item, f"runs[{label!r}]")
+        n_dbs = int(df.attrs.get("n_dbs", 1))
+        ok = df[df["type"] == "ok"]
+        top, bottom = axes[0, j], axes[1, j]
+        new_axes(label, seed=df.attrs.get("seed"), xlabel="", ylabel="ID", ax=top)
+        handles = []
+        for i in range(n_dbs):
+            part = ok[ok["id"] % n_dbs == i]
+            colour = MESSAGE_PALETTE[i % len(MESSAGE_PALETTE)]
+            # the databases grant the same ranges: later ones are drawn smaller, on top
+            top.scatter(part["end_ms"], part["id"], s=12 / (i + 1), lw=0, alpha=0.9,
+                        color=colour, zorder=2 + i)
+            name = "db" if n_dbs == 1 else f"db{i + 1} (ID mod {n_dbs} = {i})"
+            handles.append(Line2D([], [], marker="o", ls="", color=colour,
+                                  label=f"from {name}"))
+        t0, t1 = 0.0, float(df.attrs.get("until_ms", df["end_ms"].max()))
+        for ax in (top, bottom):
+            handles_f = _mark_faults(ax, df.attrs, t0, t1)
+        handles += handles_f
+        top.legend(handles=handles, loc="upper left", fontsize=8, frameon=True, framealpha=0.85)
+        edges = np.arange(0.0, t1 + bucket_ms, bucket_ms)
+        counts, _ = np.histogram(ok["end_ms"], bins=edges)
+        rate = counts / (bucket_ms / 1000.0)
+        rate_max = max(rate_max, float(rate.max()) if len(rate) else 0.0)
+        bottom.step(edges[:-1], rate, where="post", color="#37474f", lw=1.2)
+        new_axes("", seed=None, xlabel="true time (ms)", ylabel="IDs per second", ax=bottom)
+        bottom.set_xlim(t0, t1)
+    for j in range(n):
+        axes[1, j].set_ylim(0, rate_max * 1.1 if rate_max else 1.0)
+    return fig
+
+
+def plot_step_adaptation(segments: pd.DataFrame, ops: pd.DataFrame, bucket_ms: float = 25.0):
+    """A :func:`~dslab.ids.experiments.step_adaptation` run: the size of each segment the server
+    claimed, at the time it was granted (top, log scale), and IDs answered per second in buckets
+    of ``bucket_ms`` (bottom), for each mode; the load phases are shaded and labelled."""
+    check_type("segments", segments, pd.DataFrame)
+    check_type("ops", ops, pd.DataFrame)
+    check_number("bucket_ms", bucket_ms, min=0, min_inclusive=False)
+    bounds = ops.attrs["phase_bounds_ms"]
+    phases = ops.attrs["phases"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9.0, 6.0), layout="constrained",
+                                      sharex=True, gridspec_kw={"height_ratios": [1.6, 1]})
+    seg_d = ops.attrs.get("segment_duration_ms")
+    new_axes(f"Segment size under a changing load (dynamic: aim {seg_d:g} to {2 * seg_d:g} ms "
+             "per segment)", seed=ops.attrs.get("seed"), xlabel="",
+             ylabel="segment size (IDs, log scale)", ax=top)
+    styles = [("#1565c0", "--", "o"), ("#c62828", "-", "s")]
+    end = bounds[-1]
+    for (mode, part), (colour, ls, marker) in zip(segments.groupby("mode", sort=False), styles,
+                                                  strict=False):
+        t = list(part["time_ms"]) + [end]
+        size = list(part["size"]) + [part["size"].iloc[-1]]
+        top.step(t, size, where="post", color=colour, ls=ls, lw=1.6, label=mode)
+        if len(part) <= 60:  # a marker per segment, where they can be told apart
+            top.plot(part["time_ms"], part["size"], ls="", marker=marker, ms=3.5, color=colour)
+    top.set_yscale("log", base=2)
+    lo, hi = float(segments["size"].min()), float(segments["size"].max())
+    top.set_ylim(lo / 1.6, hi * 8)  # head room for the phase labels
+    ticks = [2 ** k for k in range(int(np.floor(np.log2(lo))), int(np.ceil(np.log2(hi))) + 1)]
+    top.set_yticks(ticks, [f"{v:g}" for v in ticks])
+    top.minorticks_off()
+    top.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.85)
+    new_axes("", seed=None, xlabel="true time (ms)", ylabel="IDs per second", ax=bottom)
+    edges = np.arange(bounds[0], end + bucket_ms, bucket_ms)
+    for (mode, part), (colour, ls, _) in zip(ops.groupby("mode", sort=False), styles,
+                                             strict=False):
+        ok = part[part["type"] == "ok"]
+        counts, _ = np.histogram(ok["end_ms"], bins=edges)
+        bottom.step(edges[:-1], counts / (bucket_ms / 1000.0), where="post", color=colour,
+                    ls=ls, lw=1.4, label=mode)
+    for i, (_, active, think) in enumerate(phases):
+        for ax in (top, bottom):
+            if i % 2 == 1:
+                ax.axvspan(bounds[i], bounds[i + 1], color="#eeeeee", lw=0, zorder=0)
+        top.text((bounds[i] + bounds[i + 1]) / 2, 0.97,
+                 f"{active} client(s)\nthink {think:g} ms", transform=top.get_xaxis_transform(),
+                 ha="center", va="top", fontsize=8, color="#616161")
+    bottom.set_xlim(bounds[0], end)
+    bottom.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.85)
     return fig

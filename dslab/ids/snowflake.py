@@ -324,13 +324,20 @@ class SnowflakeNode(Handler):
                 refuse(ctx, src, req, "clock_moved_backwards")
 
     # -- Leaf's start-up check (the coordinator's side is dslab.ids.leaf.LeafCoordinator) -----
-    def _check_in(self, ctx: Context) -> None:
+    def _new_req(self, ctx: Context) -> int:
+        """A request id this node never used, in any incarnation: persisted before it leaves, so
+        an answer meant for an earlier incarnation cannot pass for the current one's."""
         self.req += 1
+        ctx.storage["req"] = self.req
+        return self.req
+
+    def _check_in(self, ctx: Context) -> None:
+        self._new_req(ctx)
         ctx.send(self.coordinator, CheckIn(ctx.node, self.req))
         ctx.set_timer(self.CHECK_TIMER, self.check_timeout_ms)
 
     def _ask_peers(self, ctx: Context, peers: tuple[str, ...]) -> None:
-        self.req += 1
+        self._new_req(ctx)
         self.asked = peers
         self.peer_times = {}
         for p in peers:
@@ -375,6 +382,7 @@ class SnowflakeNode(Handler):
 
     # -- handler entry points ----------------------------------------------------------------------
     def on_start(self, ctx: Context) -> None:
+        self.req = ctx.storage["req"] if "req" in ctx.storage else 0
         if self.startup_check == "none":
             self._start(ctx)
         else:
