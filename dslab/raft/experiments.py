@@ -33,18 +33,19 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dslab._validate import check_number, check_seed, check_type
-from dslab.core import Context, Request, Response
 from dslab.history import DST, REASON, RECV_TIME, SEND_TIME, SRC, STATUS, TYPE, History
+from dslab.raft.commandlog import CommandLog
 from dslab.raft.config import RaftConfig
 from dslab.raft.kv import Clerk, KVServer
 from dslab.raft.log import RaftLog
 from dslab.raft.messages import Entry, is_reply
-from dslab.raft.node import ELECTION_TIMER, LEADER, RaftNode
+from dslab.raft.node import LEADER, RaftNode
 from dslab.raft.persist import Persister
 from dslab.raft.safety import election_safety, log_matching, server_logs
 from dslab.raft.workload import run_kv
 from dslab.sim import Constant, Latency, Sim, Uniform, as_latency, message_type
 from dslab.sim.rng import derive_seed
+from dslab.sim.scenario import Result
 
 
 # ================================================================================================
@@ -64,45 +65,6 @@ def server_names(n: int) -> list[str]:
 def _check_servers(name: str, n: Any, minimum: int = 1) -> int:
     check_number(name, n, min=minimum, max=15, integer=True)
     return n
-
-
-class CommandLog(RaftNode):
-    """A Raft server whose service is the log itself: what the experiments drive.
-
-    - A client ``Request`` carries a command; a leader proposes it at once (``start``, Raft's
-      Start()) and answers ``Response(ok=True, body=[index, term])``; anyone else answers
-      ``ok=False, error="not_leader"`` with the leader it knows of. Nothing waits for a commit: an
-      experiment looks at the logs, not at a state machine.
-    - ``timeouts`` (optional) is a mapping shared with the script that drives the run, from
-      server name to the election-timeout range ``(min_ms, max_ms)`` that server draws from the
-      next time it resets its timer. A script uses it to decide who times out first (the paper's
-      Figure 8 is a story of unlucky timing); a server not in the mapping uses its config.
-      Everything else is :class:`RaftNode`, unchanged.
-    """
-
-    def __init__(
-        self,
-        config: RaftConfig | None = None,
-        *,
-        peers: Iterable[str] | None = None,
-        timeouts: Mapping[str, tuple[float, float]] | None = None,
-    ) -> None:
-        super().__init__(config, peers=peers)
-        self.timeouts = timeouts
-
-    def on_request(self, ctx: Context, src: str, req: Request) -> None:
-        index, term, ok = self.start(ctx, req.body)
-        if ok:
-            ctx.send(src, Response(req.id, ok=True, body=[index, term]))
-        else:
-            ctx.send(src, Response(req.id, ok=False, body=self.leader_id, error="not_leader"))
-
-    def reset_election_timer(self, ctx: Context) -> None:
-        chosen = self.timeouts.get(self.me) if self.timeouts is not None else None
-        if chosen is None:
-            super().reset_election_timer(ctx)
-        else:
-            ctx.set_timer(ELECTION_TIMER, ctx.rng.uniform(*chosen))
 
 
 def _role_events(history: History) -> list[tuple[float, str, str, int]]:
@@ -790,7 +752,7 @@ def kv_under_faults(
     partitions: bool = True,
     unreliable: bool = True,
     crashes: bool = True,
-) -> tuple[pd.DataFrame, History]:
+) -> Result:
     """The linearizable KV service (:class:`~dslab.raft.kv.KVServer`, clients are
     :class:`~dslab.raft.kv.Clerk`) under a random nemesis, via :func:`dslab.raft.workload.run_kv`.
 
@@ -800,10 +762,11 @@ def kv_under_faults(
     intervals (``run_kv``'s default) until ``duration_ms``, then heals everything; clients finish
     what they started.
 
-    Returns a summary (one row per operation kind: invoked, ok, fail, info) whose ``attrs`` also
-    hold ``faults`` (the nemesis's actions, in order), ``leaders`` (elections won) and
-    ``safety`` (Election Safety and Log Matching problems found, normally none), and the history
-    to check with ``dslab.check.linearizable(history, "kv")``.
+    Returns a :class:`~dslab.sim.scenario.Result` (``summary, history = result``): the summary
+    has one row per operation kind (invoked, ok, fail, info); ``metadata`` holds ``faults`` (the
+    nemesis's actions, in order), ``leaders`` (elections won) and ``safety`` (Election Safety and
+    Log Matching problems found, normally none). Check the history with
+    ``dslab.check.linearizable(history, "kv")``.
     """
     check_seed(seed)
     _check_servers("servers", servers, minimum=1)
@@ -827,14 +790,14 @@ def kv_under_faults(
         rows.append({"f": f, "invoked": len(g), **{t: int((g["type"] == t).sum())
                                                     for t in ("ok", "fail", "info")}})
     summary = _frame(rows, seed, ["f", "invoked", "ok", "fail", "info"])
-    summary.attrs["faults"] = list(run.faults)
-    summary.attrs["leaders"] = sum(
-        1 for e in h.events if e.name == "role" and e.data.get("role") == LEADER
-    )
-    summary.attrs["safety"] = [
-        p for p in (election_safety(h), log_matching(server_logs(run.sim))) if p
-    ]
-    return summary, h
+    metadata = {
+        "faults": list(run.faults),
+        "leaders": sum(1 for e in h.events if e.name == "role" and e.data.get("role") == LEADER),
+        "safety": [p for p in (election_safety(h), log_matching(server_logs(run.sim))) if p],
+    }
+    # The chapter's notebook still reads these from attrs; the Result's metadata is the source.
+    summary.attrs.update(metadata)
+    return Result(summary, h, seed, metadata)
 
 
 # ================================================================================================
