@@ -1,0 +1,131 @@
+"""The grader can fail: the reference scores full marks, the generated skeleton scores zero, and
+known-buggy variants lose exactly the points of the rule they break.
+
+Buggy variants are made from the reference source by one textual change each (so they are the
+reference plus one bug, as a student's near-miss would be)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dslab.grade import assignments
+from dslab.grade.cli import main, parse_seeds, reference_source, skeleton_source
+from dslab.grade.framework import grade
+from dslab.grade.skeleton import blocks, skeleton
+
+
+def variant(tmp_path: Path, name: str, old: str, new: str, tag: str) -> Path:
+    src = reference_source(name)
+    assert src.count(old) == 1, f"the bug's anchor is not unique in {name}'s reference: {old!r}"
+    path = tmp_path / f"{tag}.py"
+    path.write_text(src.replace(old, new))
+    return path
+
+
+def scores(report) -> dict[str, float]:
+    return {t.name: t.score for t in report.tests}
+
+
+# -- the skeleton ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", assignments.names())
+def test_the_skeleton_keeps_everything_outside_the_solution_blocks(name):
+    src = reference_source(name)
+    sk = skeleton_source(name)
+    compile(sk, f"{name}-skeleton.py", "exec")
+    assert "# SOLUTION" not in sk and "# END SOLUTION" not in sk
+    assert sk.count(f"NotImplementedError('TODO({name})") == len(blocks(src))
+    inside = {i for b in blocks(src) for i in range(b.start, b.end + 1)}
+    outside = [line for i, line in enumerate(src.splitlines(), 1) if i not in inside]
+    todo = ("# TODO: ", f"raise NotImplementedError('TODO({name})")
+    kept = [line for line in sk.splitlines()
+            if not line.lstrip().startswith(todo) and not line.startswith("# ")]
+    assert kept == [line for line in outside if not line.startswith("# ")]
+
+
+def test_unbalanced_markers_are_errors_naming_the_line():
+    with pytest.raises(ValueError, match="x.py:2: '# SOLUTION' is never closed"):
+        blocks("a = 1\n    # SOLUTION\n    b = 2\n", "x.py")
+    with pytest.raises(ValueError, match="x.py:1: '# END SOLUTION' without"):
+        blocks("# END SOLUTION\n", "x.py")
+    with pytest.raises(ValueError, match="no '# SOLUTION' block"):
+        skeleton("a = 1\n", "demo")
+
+
+def test_parse_seeds_reads_lists_ranges_and_comments():
+    assert parse_seeds("1,2, 5-7\n# hidden\n40") == [1, 2, 5, 6, 7, 40]
+    with pytest.raises(ValueError, match="'x' is not a seed"):
+        parse_seeds("1,x")
+
+
+# -- raft-election ---------------------------------------------------------------------------------
+RAFT = assignments.get("raft-election")
+
+
+def test_raft_reference_scores_full_marks_and_the_skeleton_zero(tmp_path):
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("raft-election"))
+    full = grade(RAFT, ref, seeds=[1], out_dir=tmp_path, plots=False)
+    assert full.score == full.max_score == RAFT.max_score, full.table()
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("raft-election"))
+    zero = grade(RAFT, skel, seeds=[1], out_dir=tmp_path, plots=False)
+    assert zero.score == 0, zero.table()
+    assert "not implemented yet" in zero.tests[0].output
+
+
+def test_raft_without_the_figure8_rule_loses_its_points(tmp_path):
+    bug = variant(tmp_path, "raft-election",
+                  "            if self.log.term_at(n) != self.current_term:\n"
+                  "                break  # older terms are never committed by counting replicas "
+                  "(Figure 8)\n", "", "no_figure8")
+    r = grade(RAFT, bug, seeds=[1, 2, 3],
+              only=["unit.figure_8_commit_rule", "unit.one_vote_per_term",
+                    "sweep.figure8_unreliable_with_faults"],
+              out_dir=tmp_path, plots=True)
+    s = scores(r)
+    assert s["unit.figure_8_commit_rule"] == 0 and s["unit.one_vote_per_term"] == 1
+    assert s["sweep.figure8_unreliable_with_faults"] < 6, r.table()
+    out = next(t.output for t in r.tests if t.name == "sweep.figure8_unreliable_with_faults")
+    assert "checker raft harness" in out
+    assert f"replay: dslab grade raft-election {bug} --only sweep.figure8_unreliable_with_faults " \
+           "--seeds" in out
+    assert "space-time plot: " in out
+    plot = out.split("space-time plot: ")[1].split("\n")[0]
+    assert Path(plot).is_file()
+
+
+def test_raft_without_the_election_restriction_loses_its_points(tmp_path):
+    bug = variant(tmp_path, "raft-election",
+                  "            and self.log.is_up_to_date(msg.last_log_term, msg.last_log_index)"
+                  "  # §5.4.1\n", "", "no_restriction")
+    r = grade(RAFT, bug, seeds=[1], only=["unit.election_restriction", "unit.figure_8_commit_rule"],
+              out_dir=tmp_path, plots=False)
+    assert scores(r) == {"unit.election_restriction": 0.0, "unit.figure_8_commit_rule": 2.0}
+    assert "the vote should be refused" in r.tests[0].output
+
+
+def test_results_json_is_in_the_gradescope_format(tmp_path):
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("raft-election"))
+    code = main(["grade", "raft-election", str(ref), "--seeds", "1", "--only",
+                 "unit.one_vote_per_term", "--only", "scenario.initial_election",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["score"] == 3
+    assert [sorted(t) for t in doc["tests"]] == [["max_score", "name", "output", "score"]] * 2
+
+
+def test_hidden_seeds_come_from_a_file_and_a_failure_exits_nonzero(tmp_path, capsys):
+    seeds = tmp_path / "hidden.txt"
+    seeds.write_text("# grader only\n4\n5\n")
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("raft-election"))
+    code = main(["grade", "raft-election", str(skel), "--hidden-seeds", str(seeds), "--only",
+                 "scenario.initial_election", "--out", str(tmp_path / "o"), "--no-plots"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "(seeds [4, 5])" in out and "--seeds 4" in out
