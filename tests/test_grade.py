@@ -129,3 +129,43 @@ def test_hidden_seeds_come_from_a_file_and_a_failure_exits_nonzero(tmp_path, cap
     assert code == 1
     out = capsys.readouterr().out
     assert "(seeds [4, 5])" in out and "--seeds 4" in out
+
+
+# -- raft-kv ---------------------------------------------------------------------------------------
+KV = assignments.get("raft-kv")
+
+
+def test_kv_reference_scores_full_marks_and_the_skeleton_zero(tmp_path):
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("raft-kv"))
+    full = grade(KV, ref, out_dir=tmp_path, plots=False)
+    assert full.score == full.max_score == KV.max_score, full.table()
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("raft-kv"))
+    assert grade(KV, skel, out_dir=tmp_path, plots=False).score == 0
+
+
+def test_kv_reads_served_from_local_state_fail_the_nemesis_sweep(tmp_path):
+    """A deposed leader that still answers reads from its map returns stale values: the
+    linearizability checker catches it on the history."""
+    bug = variant(tmp_path, "raft-kv",
+                  "        index, _, _ = self.start(ctx, op)\n",
+                  "        if isinstance(op, Get):\n"
+                  "            value = self.data.get(op.key)\n"
+                  "            ctx.send(src, Response(req.id, ok=True, body=value))\n"
+                  "            return\n"
+                  "        index, _, _ = self.start(ctx, op)\n", "local_reads")
+    r = grade(KV, bug, only=["unit.follower_refuses_definitely", "sweep.nemesis"],
+              out_dir=tmp_path, plots=False)
+    s = scores(r)
+    assert s["unit.follower_refuses_definitely"] == 1 and s["sweep.nemesis"] < 6, r.table()
+    assert "checker linearizable(kv)" in r.tests[1].output
+
+
+def test_kv_without_duplicate_detection_loses_its_unit_points(tmp_path):
+    bug = variant(tmp_path, "raft-kv",
+                  "        if last is not None and op.seq <= last[0]:\n"
+                  "            return last[1] if op.seq == last[0] else None\n", "", "no_dedup")
+    r = grade(KV, bug, only=["unit.duplicates_run_once", "unit.reply_after_apply"],
+              out_dir=tmp_path, plots=False)
+    assert scores(r) == {"unit.duplicates_run_once": 0.0, "unit.reply_after_apply": 2.0}

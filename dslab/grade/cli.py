@@ -96,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "solution":
         _write(reference_source(args.assignment), args.output)
         return 0
+    if not Path(args.student).is_file():
+        parser.error(f"student file {args.student!r} does not exist")
     try:
         if args.hidden_seeds:
             chosen = parse_seeds(Path(args.hidden_seeds).read_text(), "--hidden-seeds")

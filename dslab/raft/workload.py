@@ -27,6 +27,7 @@ from dslab.check.verdict import DEFAULT_MAX_CONFIGS, Verdict, linearizable_verdi
 from dslab.history import History
 from dslab.raft.config import RaftConfig
 from dslab.raft.kv import Clerk, KVServer
+from dslab.raft.node import RaftNode
 from dslab.raft.safety import election_safety, log_matching, server_logs
 from dslab.sim import Sim, Uniform
 
@@ -81,14 +82,15 @@ def run_kv(
     maxraftstate: int | None = None,
     op_timeout_ms: float = 1500.0,
     config: RaftConfig | None = None,
-    server_cls: type[KVServer] = KVServer,
+    server_cls: type[RaftNode] = KVServer,
 ) -> KVRun:
     """Run the KV service for ``duration_ms`` of simulated time under ``faults``; see the module.
 
     ``faults`` is any subset of ``("partition", "isolate", "crash", "pause")`` (empty: no
     nemesis). The nemesis acts every ``fault_interval_ms`` (drawn uniformly) and never keeps more
-    than a minority of the servers crashed at once. ``server_cls`` (a :class:`KVServer`
-    subclass, built as ``server_cls(config, maxraftstate=...)``) lets a test try a variant.
+    than a minority of the servers crashed at once. ``server_cls`` (a KV server class, built as
+    ``server_cls(config, maxraftstate=...)``: :class:`KVServer`, a variant, or a student's)
+    lets a test or the grader try another implementation.
     """
     check_seed(seed)
     check_number("n_servers", n_servers, min=1, integer=True)
@@ -106,8 +108,8 @@ def run_kv(
     check_probability("loss", loss)
     check_probability("duplicate", duplicate)
     check_number("op_timeout_ms", op_timeout_ms, min=0, min_inclusive=False)
-    if not (isinstance(server_cls, type) and issubclass(server_cls, KVServer)):
-        raise TypeError(f"server_cls={server_cls!r} must be a subclass of KVServer")
+    if not (isinstance(server_cls, type) and issubclass(server_cls, RaftNode)):
+        raise TypeError(f"server_cls={server_cls!r} must be a KV server class (a RaftNode)")
 
     sim = Sim(seed=seed, latency=Uniform(*latency_ms), loss=loss, duplicate=duplicate)
     servers = [f"s{i}" for i in range(n_servers)]
