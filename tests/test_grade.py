@@ -169,3 +169,87 @@ def test_kv_without_duplicate_detection_loses_its_unit_points(tmp_path):
     r = grade(KV, bug, only=["unit.duplicates_run_once", "unit.reply_after_apply"],
               out_dir=tmp_path, plots=False)
     assert scores(r) == {"unit.duplicates_run_once": 0.0, "unit.reply_after_apply": 2.0}
+
+
+# -- quorum-store ----------------------------------------------------------------------------------
+QS = assignments.get("quorum-store")
+
+
+def test_quorum_store_reference_scores_full_marks_and_the_skeleton_zero(tmp_path):
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("quorum-store"))
+    full = grade(QS, ref, seeds=[1, 2, 3, 4], out_dir=tmp_path, plots=False)
+    assert full.score == full.max_score == QS.max_score, full.table()
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("quorum-store"))
+    assert grade(QS, skel, out_dir=tmp_path, plots=False).score == 0
+
+
+def test_a_get_that_answers_after_one_reply_returns_stale_values(tmp_path):
+    """R ignored: the coordinator answers with the first reply (often its own stale copy); the
+    quorum-reads checker finds a read that missed an acknowledged write."""
+    bug = variant(tmp_path, "quorum-store",
+                  "        if not op.replied and len(op.replies) >= self.config.R:\n",
+                  "        if not op.replied and len(op.replies) >= 1:\n", "r_is_one")
+    r = grade(QS, bug, only=["unit.get_waits_for_r", "scenario.quorum_reads"],
+              out_dir=tmp_path, plots=False)
+    s = scores(r)
+    assert s["unit.get_waits_for_r"] == 0 and s["scenario.quorum_reads"] < 5, r.table()
+    assert "checker quorum_reads" in r.tests[1].output
+
+
+def test_a_store_without_read_repair_never_converges_after_a_partition(tmp_path):
+    bug = variant(tmp_path, "quorum-store",
+                  "            if node in owners and digest(vs) != want:\n",
+                  "            if False:\n", "no_repair")
+    r = grade(QS, bug, only=["unit.read_repair_fixes_stale_owners",
+                             "sweep.partition_then_read_repair", "unit.put_waits_for_w"],
+              out_dir=tmp_path, plots=False)
+    assert scores(r) == {"unit.put_waits_for_w": 2.0, "unit.read_repair_fixes_stale_owners": 0.0,
+                         "sweep.partition_then_read_repair": 0.0}, r.table()
+    assert "checker convergence (read repair)" in r.tests[2].output
+
+
+# -- rate-limiter ----------------------------------------------------------------------------------
+RL = assignments.get("rate-limiter")
+
+
+def test_limiter_reference_scores_full_marks_and_the_skeleton_zero(tmp_path):
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("rate-limiter"))
+    full = grade(RL, ref, seeds=range(1, 6), out_dir=tmp_path, plots=False)
+    assert full.score == full.max_score == RL.max_score, full.table()
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("rate-limiter"))
+    assert grade(RL, skel, out_dir=tmp_path, plots=False).score == 0
+
+
+def test_a_token_bucket_that_hoards_tokens_breaks_its_arrival_curve(tmp_path):
+    bug = variant(tmp_path, "rate-limiter",
+                  "            self.tokens = min(self.capacity, self.tokens + elapsed_s * "
+                  "self.rate_per_s)\n",
+                  "            self.tokens = self.tokens + elapsed_s * self.rate_per_s\n", "hoard")
+    r = grade(RL, bug, out_dir=tmp_path, plots=False)
+    assert scores(r) == {"unit.sliding_window_basics": 2.0, "unit.token_bucket_basics": 0.0,
+                         "trace.sliding_window": 3.0, "trace.token_bucket": 0.0}, r.table()
+    assert "more than capacity 10" in r.tests[3].output
+
+
+def test_a_sliding_window_that_keeps_the_oldest_request_a_tick_too_long(tmp_path):
+    head = "        while self._admitted and self._admitted[0] "
+    bug = variant(tmp_path, "rate-limiter", head + "<= now_ms - self.window_ms:\n",
+                  head + "< now_ms - self.window_ms:\n", "off_by_one")
+    r = grade(RL, bug, only=["unit.sliding_window_basics"], out_dir=tmp_path, plots=False)
+    assert r.score == 0 and "expected [True, True, True, False, True, False, True]" in \
+        r.tests[0].output
+
+
+def test_the_limiter_checkers_can_fail_on_their_own():
+    from dslab.grade.assignments.rate_limiter import bucket_verdict, window_verdict
+
+    assert window_verdict([0, 1, 2], [True, True, True], 2, 10).unsafe  # over the bound
+    assert window_verdict([0, 1, 20], [True, False, False], 2, 10).unsafe  # needless refusal
+    assert window_verdict([0, 1, 2, 20], [True, True, False, True], 2, 10).status == "ok"
+    assert bucket_verdict([0, 0, 0], [True, True, True], 2, 1.0).unsafe
+    assert bucket_verdict([0, 0, 1500], [True, True, False], 2, 1.0).unsafe  # a token was back
+    assert bucket_verdict([0, 0, 0, 1000], [True, True, False, True], 2, 1.0).status == "ok"
