@@ -76,6 +76,7 @@ class Trial:
     seed: int | None = None
     history: History | None = None
     plot: str | None = None
+    focus_ms: float | None = None  # when the violation happened, if the checker says
 
 
 @dataclass
@@ -171,7 +172,10 @@ def per_seed(
             bad = [v for v in verdicts if v.unsafe]
             unknown = [v for v in verdicts if v.unknown]
             if bad:
-                trials.append(Trial(False, bad[0].checker, bad[0].explanation, seed, history))
+                op = getattr(bad[0].details, "op", None)
+                focus = op.get("time") if isinstance(op, dict) else None
+                trials.append(Trial(False, bad[0].checker, bad[0].explanation, seed, history,
+                                    focus_ms=focus))
             elif unknown:
                 trials.append(Trial(None, unknown[0].checker, unknown[0].explanation, seed))
             else:
@@ -249,8 +253,9 @@ def _replay(assignment: str, student: str, test: str, seed: int | None) -> str:
     return f"dslab grade {assignment} {student} --only {test}{seeds}"
 
 
-def _plot(history: History, path: Path, title: str) -> str | None:
-    """A space-time diagram of the last 300 ms of ``history`` (where a failure usually is)."""
+def _plot(history: History, path: Path, title: str, focus_ms: float | None) -> str | None:
+    """A space-time diagram of 300 ms of ``history``: up to the violation the checker points at
+    (``focus_ms``), else the last 300 ms (where a harness stopped the run)."""
     try:
         import matplotlib
 
@@ -261,6 +266,8 @@ def _plot(history: History, path: Path, title: str) -> str | None:
 
         times = [m.send_time for m in history.messages]
         end = max(times) if times else 0.0
+        if focus_ms is not None:
+            end = min(end, focus_ms + 20.0)
         fig = spacetime(history, t0=max(0.0, end - 300.0), t1=end, max_messages=300,
                         title=title)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,7 +303,8 @@ def _summarize(test: GradedTest, trials: list[Trial], ctx: GradeContext) -> Test
                                                 test.name, t.seed))
             if t.history is not None and ctx.plots and not plotted:
                 path = ctx.out_dir / "plots" / f"{test.name}-seed{t.seed}.png"
-                t.plot = _plot(t.history, path, f"{ctx.submission.assignment}: {test.name}")
+                t.plot = _plot(t.history, path, f"{ctx.submission.assignment}: {test.name}",
+                               t.focus_ms)
                 plotted = True
             if t.plot:
                 lines.append(f"  space-time plot: {t.plot}")
