@@ -253,3 +253,43 @@ def test_the_limiter_checkers_can_fail_on_their_own():
     assert bucket_verdict([0, 0, 0], [True, True, True], 2, 1.0).unsafe
     assert bucket_verdict([0, 0, 1500], [True, True, False], 2, 1.0).unsafe  # a token was back
     assert bucket_verdict([0, 0, 0, 1000], [True, True, False, True], 2, 1.0).status == "ok"
+
+
+# -- determinism and the console script ------------------------------------------------------------
+def test_the_same_submission_gets_the_same_report_twice(tmp_path):
+    """A grade depends on the seeds and the code only: never on the machine or the clock."""
+    bug = variant(tmp_path, "rate-limiter",
+                  "            self.tokens = min(self.capacity, self.tokens + elapsed_s * "
+                  "self.rate_per_s)\n",
+                  "            self.tokens = self.tokens + elapsed_s * self.rate_per_s\n", "hoard")
+    a = grade(RL, bug, out_dir=tmp_path / "a", plots=False).to_json()
+    b = grade(RL, bug, out_dir=tmp_path / "b", plots=False).to_json()
+    assert a == b
+
+
+def test_the_dslab_console_script_lists_the_assignments():
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("dslab", path=str(Path(sys.executable).parent))
+    assert exe, "the dslab console script is not installed next to this Python"
+    out = subprocess.run([exe, "assignments"], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    assert [line.split()[0] for line in out.splitlines()] == assignments.names()
+
+
+def test_an_unknown_assignment_or_test_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="assignment='paxos' is unknown; choose from"):
+        assignments.get("paxos")
+    ref = tmp_path / "ref.py"
+    ref.write_text(reference_source("rate-limiter"))
+    with pytest.raises(ValueError, match="only contains 'nope'; the tests of rate-limiter are"):
+        grade(RL, ref, only=["nope"], out_dir=tmp_path)
+
+
+def test_a_file_that_does_not_import_scores_zero_with_the_reason(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def oops(:\n")
+    r = grade(RL, broken, out_dir=tmp_path)
+    assert r.score == 0 and "does not import: SyntaxError" in r.tests[0].output

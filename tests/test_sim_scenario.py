@@ -210,3 +210,21 @@ def test_kv_run_reports_an_exhausted_budget_as_undecided_not_as_a_problem():
     assert "replay with seed=6" in undecided[0]
     ok = run_kv(0, duration_ms=600.0)
     assert ok.problems() == [] and ok.undecided() == []
+
+
+def test_client_faults_name_a_client_not_a_node():
+    sim = Sim(1)
+    build_nodes(sim, n=1, node_cls=RegisterServer)
+    sim.add_client("c1")
+    with pytest.raises(ValueError, match="client='n1' is not a client"):
+        ClientFaults(sim).crash("n1")
+
+
+def test_raft_scenarios_return_results_with_metadata():
+    from dslab.raft.experiments import figure8_replay, role_timeline_run
+
+    r = role_timeline_run(1)
+    assert r.seed == 1 and "crash" in r.metadata["faults"]
+    leaders, history = r
+    assert history is r.history and leaders is r.frame
+    assert figure8_replay(1, "d").metadata["branch"] == "d"

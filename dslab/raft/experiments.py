@@ -552,7 +552,7 @@ FIGURE8_MOMENTS = {
 }
 
 
-def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, History]:
+def figure8_replay(seed: int = 0, branch: str = "d") -> Result:
     """Drive 5 servers through the paper's Figure 8 with crashes, restarts and partitions.
 
     The script (every step is a fault or a client request; :class:`CommandLog` servers, election
@@ -572,9 +572,9 @@ def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, Hist
       majority, so index 3 commits, and index 2 with it. Then s1 crashes and s5 restarts:
       s5 loses every election (s2 and s3 refuse it), s2 wins, and ``y`` stays.
 
-    The first three moments are identical in both branches (same seed, same script). Returns
-    the log matrices at moments a-c and d or e (:func:`log_matrix`, concatenated; column
-    ``moment``) and the history.
+    The first three moments are identical in both branches (same seed, same script). Returns a
+    :class:`Result` (``df, history = result``): the log matrices at moments a-c and d or e
+    (:func:`log_matrix`, concatenated; column ``moment``) and the history.
     """
     check_seed(seed)
     if branch not in ("d", "e"):
@@ -643,7 +643,7 @@ def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, Hist
         s.snap(FIGURE8_MOMENTS["e2"])
     df = pd.concat(list(s.snapshots.values()), ignore_index=True)
     df.attrs["seed"] = seed
-    return df, sim.history
+    return Result(df, sim.history, seed, {"branch": branch, "moments": list(s.snapshots)})
 
 
 # ================================================================================================
@@ -682,9 +682,10 @@ def role_timeline_run(
     duration_ms: float = 8000.0,
     latency: Latency | float = TIMELINE_LATENCY,
     config: RaftConfig | None = None,
-) -> tuple[pd.DataFrame, History]:
-    """Five servers (``servers``) through a scripted nemesis; returns who led each term
-    (:func:`leaders_per_term`) and the history, for :func:`dslab.viz.role_timeline`.
+) -> Result:
+    """Five servers (``servers``) through a scripted nemesis; returns a :class:`Result` whose
+    frame is who led each term (:func:`leaders_per_term`) and whose history feeds
+    :func:`dslab.viz.role_timeline` (``leaders, history = result`` unpacks).
 
     The nemesis reads the current leader from the history's role events and, at fixed fractions of
     ``duration_ms`` (for 8 s: at 1, 2, 3, 4.5, 5.5 and 6.8 s):
@@ -738,7 +739,9 @@ def role_timeline_run(
 
     sim.process(nemesis())
     sim.run(until=duration_ms)
-    return leaders_per_term(sim.history, duration_ms), sim.history
+    faults = [f.verb for f in sim.history.faults]
+    return Result(leaders_per_term(sim.history, duration_ms), sim.history, seed,
+                  {"faults": faults, "at_ms": at})
 
 
 # ================================================================================================

@@ -199,9 +199,14 @@ class ClientFaults:
         self.paused_until: dict[str, float] = {}
         self.crashed: set[str] = set()
 
+    def _check_client(self, client: str) -> None:
+        if client not in self.sim.clients:
+            raise ValueError(f"client={client!r} is not a client of this sim; known clients: "
+                             f"{sorted(self.sim.clients)}")
+
     def pause(self, client: str, duration_ms: float, *, at: float | None = None) -> None:
         """Stop ``client`` from invoking anything for ``duration_ms``."""
-        self.sim._check_endpoint("client", client)
+        self._check_client(client)
         check_number("duration_ms", duration_ms, min=0)
 
         def action() -> None:
@@ -213,7 +218,7 @@ class ClientFaults:
 
     def crash(self, client: str, *, at: float | None = None) -> None:
         """``client`` invokes nothing more; what it has in flight never completes."""
-        self.sim._check_endpoint("client", client)
+        self._check_client(client)
         self.sim._fault(at, "client_crash", {"client": client},
                         lambda: self.crashed.add(client))
 
