@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import test_raft_scenarios as scenarios
 
 from dslab.raft.harness import HarnessError
 from dslab.raft.messages import RequestVoteReply
 from dslab.raft.node import RaftNode
+from dslab.raft.scenarios import fail_agree, figure8_unreliable, persist1
 
 
 class VotesForAnyLog(RaftNode):
@@ -45,21 +45,20 @@ class CommitsOldTermsByCounting(RaftNode):
 
 
 CASES = [
-    (VotesForAnyLog, scenarios.test_fail_agree),
-    (ForgetsItsVote, scenarios.test_persist1),
-    (CommitsOldTermsByCounting, scenarios.test_figure8_unreliable),
+    (VotesForAnyLog, fail_agree),
+    (ForgetsItsVote, persist1),
+    (CommitsOldTermsByCounting, figure8_unreliable),
 ]
 
 
 @pytest.mark.parametrize(
     "node_cls, scenario", CASES, ids=["election-restriction", "persist-vote", "figure-8"]
 )
-def test_a_buggy_node_fails_its_scenario(monkeypatch, node_cls, scenario):
+def test_a_buggy_node_fails_its_scenario(node_cls, scenario):
     """Within a few seeds (a bug needs the right interleaving to show)."""
-    monkeypatch.setattr(scenarios, "NODE_CLS", node_cls)
     for seed in range(1, 6):
         try:
-            scenario(seed)
+            scenario(seed, node_cls=node_cls)
         except HarnessError as exc:
             assert re.search(rf"step '.+' .*replay with seed={seed}$", str(exc)), str(exc)
             return

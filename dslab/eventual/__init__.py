@@ -15,9 +15,10 @@ repair (写时修复) -> hinted handoff; asynchronous repair (异步修复) -> a
 """
 
 from dslab.eventual.cluster import Cluster
-from dslab.eventual.dynamo import (
+from dslab.eventual.dynamo import DynamoNode
+from dslab.eventual.merkle import MerkleTree, exchange
+from dslab.eventual.messages import (
     DynamoConfig,
-    DynamoNode,
     Get,
     GetResult,
     Put,
@@ -25,7 +26,6 @@ from dslab.eventual.dynamo import (
     SyncWith,
     check_quorum,
 )
-from dslab.eventual.merkle import MerkleTree, exchange
 from dslab.eventual.overload import Job, OverloadServer, Served
 from dslab.eventual.pbs import (
     CONFIGS,

@@ -19,10 +19,12 @@ from functools import partial
 from typing import Any
 
 from dslab._validate import check_number, check_seed, check_type
-from dslab.eventual.dynamo import DynamoConfig, DynamoNode, Get, Put, SyncWith
+from dslab.eventual.dynamo import DynamoNode
+from dslab.eventual.messages import DynamoConfig, Get, Put, SyncWith
 from dslab.eventual.ring import HashRing
 from dslab.eventual.vclock import EMPTY, Version, VersionVector, digest
 from dslab.sim import Latency, RpcResult, Sim, Uniform
+from dslab.sim.scenario import check_node_cls
 
 #: Default one-way delay between any two endpoints of a Dynamo cluster (one datacenter).
 DEFAULT_LATENCY = Uniform(1.0, 3.0)
@@ -37,7 +39,8 @@ class Cluster:
     """``nodes`` Dynamo nodes ``n1..nK`` on one ring, and clients ``clients``.
 
     ``initial`` (key -> value) is stored on every owner before the run starts, as one version with
-    the dot ``("load", 1)``, so experiments begin from replicas that agree.
+    the dot ``("load", 1)``, so experiments begin from replicas that agree. ``node_cls`` (built
+    as ``node_cls(ring, config, initial)``) swaps in another node implementation.
     """
 
     def __init__(
@@ -52,8 +55,10 @@ class Cluster:
         initial_by_node: Mapping[str, Mapping[str, tuple[Version, ...]]] | None = None,
         clients: Iterable[str] = ("c1",),
         journal: bool = True,
+        node_cls: type = DynamoNode,
     ) -> None:
         check_seed(seed)
+        check_node_cls(node_cls)
         self.config = config if config is not None else DynamoConfig()
         check_type("config", self.config, DynamoConfig)
         names = node_names(nodes)
@@ -75,7 +80,7 @@ class Cluster:
         self.keys: set[str] = {k for d in per_node.values() for k in d}
         self._owners: dict[str, tuple[str, ...]] = {}
         for n in names:
-            self.sim.add_node(n, partial(DynamoNode, self.ring, self.config, per_node[n]))
+            self.sim.add_node(n, partial(node_cls, self.ring, self.config, per_node[n]))
         self.clients = {c: self.sim.add_client(c) for c in clients}
 
     def __repr__(self) -> str:
@@ -84,8 +89,7 @@ class Cluster:
     # -- inspection ----------------------------------------------------------------------------
     def node(self, name: str) -> DynamoNode | None:
         """The live handler of ``name`` (``None`` while it is down)."""
-        h = self.sim.handler(name)
-        return h if isinstance(h, DynamoNode) else None
+        return self.sim.handler(name)  # type: ignore[return-value]
 
     def owners(self, key: str) -> tuple[str, ...]:
         got = self._owners.get(key)

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from dslab._validate import check_choice, check_number, check_seed, check_type
-from dslab.eventual.dynamo import check_quorum
+from dslab.eventual.messages import check_quorum
 from dslab.sim.latency import (
     Constant,
     Exponential,

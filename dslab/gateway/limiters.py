@@ -86,12 +86,15 @@ class SlidingWindow(RateLimiter):
 
     def allow(self, now_ms: float) -> bool:
         now_ms = self._tick(now_ms)
+        # SOLUTION: forget the admitted times that fell out of the window (now - window_ms, now],
+        # then admit (and remember now_ms) only if fewer than limit remain.
         while self._admitted and self._admitted[0] <= now_ms - self.window_ms:
             self._admitted.popleft()  # fell out of the window (now - window_ms, now]
         if len(self._admitted) < self.limit:
             self._admitted.append(now_ms)
             return True
         return False
+        # END SOLUTION
 
 
 class TokenBucket(RateLimiter):
@@ -108,6 +111,8 @@ class TokenBucket(RateLimiter):
 
     def allow(self, now_ms: float) -> bool:
         now_ms = self._tick(now_ms)
+        # SOLUTION: refill the bucket for the time since the last call (rate_per_s tokens per
+        # second, never above capacity), then take one token if there is one.
         if self._refilled_at is not None:
             elapsed_s = (now_ms - self._refilled_at) / 1000.0
             self.tokens = min(self.capacity, self.tokens + elapsed_s * self.rate_per_s)
@@ -116,6 +121,7 @@ class TokenBucket(RateLimiter):
             self.tokens -= 1.0
             return True
         return False
+        # END SOLUTION
 
 
 class LeakyBucket(RateLimiter):

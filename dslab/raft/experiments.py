@@ -1,7 +1,9 @@
-"""The Raft chapter's experiments. Each validates its arguments, runs seeded simulations of the
+"""The Raft chapter's scenarios. Each validates its arguments, runs seeded simulations of the
 package's :class:`~dslab.raft.node.RaftNode` (or its :class:`~dslab.raft.kv.KVServer`) and returns
-a pandas DataFrame (``attrs["seed"]`` set, so plots title themselves), plus the run's
-:class:`~dslab.history.History` where there is one run.
+a pandas DataFrame, or a :class:`~dslab.sim.scenario.Result` (frame, history, seed, metadata)
+where there is one run. The analysis of what they return (who led each term, Figure 16's
+statistics) is in :mod:`dslab.raft.analysis`, and the command-log server they drive in
+:mod:`dslab.raft.commandlog`; their names stay importable from here.
 
 1. :func:`election_downtime` -- Figure 16 of the extended Raft paper (§9.3): how long a 5-server
    cluster is without a leader after the leader crashes, for several election-timeout ranges,
@@ -33,18 +35,29 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dslab._validate import check_number, check_seed, check_type
-from dslab.core import Context, Request, Response
 from dslab.history import DST, REASON, RECV_TIME, SEND_TIME, SRC, STATUS, TYPE, History
+
+# The analysis lives in dslab.raft.analysis; its names stay importable from here.
+from dslab.raft.analysis import PAPER_FIG16 as PAPER_FIG16
+from dslab.raft.analysis import PAPER_TRIALS as PAPER_TRIALS
+from dslab.raft.analysis import current_leader as current_leader
+from dslab.raft.analysis import describe_message as describe_message
+from dslab.raft.analysis import downtime_summary as downtime_summary
+from dslab.raft.analysis import figure16_table as figure16_table
+from dslab.raft.analysis import leaders_per_term as leaders_per_term
+from dslab.raft.analysis import role_events
+from dslab.raft.commandlog import CommandLog
 from dslab.raft.config import RaftConfig
 from dslab.raft.kv import Clerk, KVServer
 from dslab.raft.log import RaftLog
 from dslab.raft.messages import Entry, is_reply
-from dslab.raft.node import ELECTION_TIMER, LEADER, RaftNode
+from dslab.raft.node import LEADER, RaftNode
 from dslab.raft.persist import Persister
 from dslab.raft.safety import election_safety, log_matching, server_logs
 from dslab.raft.workload import run_kv
 from dslab.sim import Constant, Latency, Sim, Uniform, as_latency, message_type
 from dslab.sim.rng import derive_seed
+from dslab.sim.scenario import Result
 
 
 # ================================================================================================
@@ -64,74 +77,6 @@ def server_names(n: int) -> list[str]:
 def _check_servers(name: str, n: Any, minimum: int = 1) -> int:
     check_number(name, n, min=minimum, max=15, integer=True)
     return n
-
-
-class CommandLog(RaftNode):
-    """A Raft server whose service is the log itself: what the experiments drive.
-
-    - A client ``Request`` carries a command; a leader proposes it at once (``start``, Raft's
-      Start()) and answers ``Response(ok=True, body=[index, term])``; anyone else answers
-      ``ok=False, error="not_leader"`` with the leader it knows of. Nothing waits for a commit: an
-      experiment looks at the logs, not at a state machine.
-    - ``timeouts`` (optional) is a mapping shared with the script that drives the run, from
-      server name to the election-timeout range ``(min_ms, max_ms)`` that server draws from the
-      next time it resets its timer. A script uses it to decide who times out first (the paper's
-      Figure 8 is a story of unlucky timing); a server not in the mapping uses its config.
-      Everything else is :class:`RaftNode`, unchanged.
-    """
-
-    def __init__(
-        self,
-        config: RaftConfig | None = None,
-        *,
-        peers: Iterable[str] | None = None,
-        timeouts: Mapping[str, tuple[float, float]] | None = None,
-    ) -> None:
-        super().__init__(config, peers=peers)
-        self.timeouts = timeouts
-
-    def on_request(self, ctx: Context, src: str, req: Request) -> None:
-        index, term, ok = self.start(ctx, req.body)
-        if ok:
-            ctx.send(src, Response(req.id, ok=True, body=[index, term]))
-        else:
-            ctx.send(src, Response(req.id, ok=False, body=self.leader_id, error="not_leader"))
-
-    def reset_election_timer(self, ctx: Context) -> None:
-        chosen = self.timeouts.get(self.me) if self.timeouts is not None else None
-        if chosen is None:
-            super().reset_election_timer(ctx)
-        else:
-            ctx.set_timer(ELECTION_TIMER, ctx.rng.uniform(*chosen))
-
-
-def _role_events(history: History) -> list[tuple[float, str, str, int]]:
-    """``[(time, node, role, term)]`` of the ``role`` events, in time order."""
-    return [
-        (e.time, e.node, str(e.data.get("role")), int(e.data.get("term", 0)))
-        for e in history.events
-        if e.name == "role"
-    ]
-
-
-def current_leader(history: History, down: Iterable[str] = ()) -> tuple[str | None, int, float]:
-    """``(node, term, since_ms)`` of the leader of the highest term that some live server leads
-    now, read from the history's ``role`` events (``(None, 0, nan)`` if nobody leads)."""
-    down = set(down)
-    latest: dict[str, tuple[float, str, int]] = {}
-    for t, node, role, term in _role_events(history):
-        latest[node] = (t, role, term)
-    for f in history.faults:  # a crash ends whatever the node was
-        if f.verb == "crash" and f.args.get("node") in latest:
-            node = f.args["node"]
-            if f.time >= latest[node][0]:
-                latest[node] = (f.time, "down", latest[node][2])
-    best: tuple[str | None, int, float] = (None, 0, math.nan)
-    for node in sorted(latest):
-        t, role, term = latest[node]
-        if role == LEADER and node not in down and term > best[1]:
-            best = (node, term, t)
-    return best
 
 
 def _fmt_range(lo: float, hi: float) -> str:
@@ -158,21 +103,6 @@ FIG16_DISK_MS = 9.0
 #: Network latency of the other experiments' clusters (one way).
 SCRIPT_LATENCY = Uniform(1.0, 3.0)
 TIMELINE_LATENCY = Uniform(1.0, 5.0)
-#: Trials per range in the paper (100 for 150-150).
-PAPER_TRIALS = 1000
-#: What the text of §9.3 of the extended paper says about Figure 16 (ms). ``nan``: not quoted.
-PAPER_FIG16: dict[tuple[float, float], dict[str, Any]] = {
-    (150, 150): {"median_ms": math.nan, "mean_ms": math.nan, "max_ms": math.nan,
-                 "quote": "longer than 10 s in every trial (split votes)"},
-    (150, 155): {"median_ms": 287.0, "mean_ms": math.nan, "max_ms": math.nan,
-                 "quote": "median 287 ms"},
-    (150, 200): {"median_ms": math.nan, "mean_ms": math.nan, "max_ms": 513.0,
-                 "quote": "worst of 1000 trials 513 ms"},
-    (12, 24): {"median_ms": math.nan, "mean_ms": 35.0, "max_ms": 152.0,
-               "quote": "mean 35 ms, longest 152 ms"},
-}  # fmt: skip
-
-
 def _check_range(name: str, rng: Any) -> tuple[float, float]:
     if isinstance(rng, (str, bytes)) or not isinstance(rng, Sequence) or len(rng) != 2:
         raise TypeError(f"{name}={rng!r} must be a pair (min_ms, max_ms)")
@@ -215,7 +145,7 @@ def _heard_by_all(
     """When every survivor had received an AppendEntries from one leader elected after the crash:
     ``(time, leader, term)`` for the earliest such leader, or None (read from the role events and
     the message journal only)."""
-    events = [ev for ev in _role_events(history) if ev[0] >= crash_ms]
+    events = [ev for ev in role_events(history) if ev[0] >= crash_ms]
     best: tuple[float, str, int] | None = None
     for i, (t, node, role, term) in enumerate(events):
         if role != LEADER:
@@ -400,66 +330,6 @@ def election_downtime(
     return df, downtime_summary(df)
 
 
-def _fmt_ms(x: float, lower_bound: float) -> str:
-    if math.isnan(x):
-        return ""
-    return f"> {lower_bound:.0f}" if math.isinf(x) else f"{x:.0f}"
-
-
-def downtime_summary(trials_df: pd.DataFrame) -> pd.DataFrame:
-    """Median, mean and maximum downtime per range, beside the paper's quoted numbers.
-
-    A capped trial's downtime is only known to exceed the cap, so a statistic it decides is
-    ``inf`` in the numeric columns and "> cap" (for the mean: "> the mean with capped trials
-    counted at the cap") in the ``*_text`` columns.
-    """
-    rows = []
-    for label, g in trials_df.groupby("timeouts", sort=False):
-        lo, hi = float(g["timeout_min_ms"].iloc[0]), float(g["timeout_max_ms"].iloc[0])
-        known = g["downtime_ms"].to_numpy(dtype=float)  # capped trials at the cap: lower bounds
-        x = np.where(g["capped"].to_numpy(dtype=bool), np.inf, known)
-        paper = PAPER_FIG16.get((lo, hi), {})
-        row = {
-            "timeouts": label,
-            "timeout_min_ms": lo,
-            "timeout_max_ms": hi,
-            "trials": len(g),
-            "capped": int(g["capped"].sum()),
-            "median_ms": float(np.median(x)),
-            "mean_ms": float(np.mean(x)),
-            "max_ms": float(np.max(x)),
-            "min_ms": float(np.min(x)),
-            "paper_trials": 100 if (lo, hi) == (150, 150) else PAPER_TRIALS,
-            "paper_median_ms": paper.get("median_ms", math.nan),
-            "paper_mean_ms": paper.get("mean_ms", math.nan),
-            "paper_max_ms": paper.get("max_ms", math.nan),
-            "paper_says": paper.get("quote", ""),
-        }
-        bounds = {
-            "median": float(np.median(known)), "mean": float(np.mean(known)),
-            "max": float(np.max(known)),
-        }  # fmt: skip
-        for k, bound in bounds.items():
-            row[f"{k}_text"] = _fmt_ms(row[f"{k}_ms"], bound)
-        rows.append(row)
-    return _frame(rows, trials_df.attrs.get("seed"))
-
-
-def figure16_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as the chapter prints it: ours beside the paper, "> cap" for capped values."""
-    return pd.DataFrame(
-        {
-            "election timeout": summary["timeouts"],
-            "trials (ours)": summary["trials"],
-            "capped": summary["capped"],
-            "median (ours, ms)": summary["median_text"],
-            "mean (ours, ms)": summary["mean_text"],
-            "max (ours, ms)": summary["max_text"],
-            "paper (§9.3 text)": summary["paper_says"],
-        }
-    )
-
-
 # ================================================================================================
 # 3. Logs as a matrix, and the paper's Figure 8 replayed
 # ================================================================================================
@@ -590,7 +460,7 @@ FIGURE8_MOMENTS = {
 }
 
 
-def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, History]:
+def figure8_replay(seed: int = 0, branch: str = "d") -> Result:
     """Drive 5 servers through the paper's Figure 8 with crashes, restarts and partitions.
 
     The script (every step is a fault or a client request; :class:`CommandLog` servers, election
@@ -610,9 +480,9 @@ def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, Hist
       majority, so index 3 commits, and index 2 with it. Then s1 crashes and s5 restarts:
       s5 loses every election (s2 and s3 refuse it), s2 wins, and ``y`` stays.
 
-    The first three moments are identical in both branches (same seed, same script). Returns
-    the log matrices at moments a-c and d or e (:func:`log_matrix`, concatenated; column
-    ``moment``) and the history.
+    The first three moments are identical in both branches (same seed, same script). Returns a
+    :class:`Result` (``df, history = result``): the log matrices at moments a-c and d or e
+    (:func:`log_matrix`, concatenated; column ``moment``) and the history.
     """
     check_seed(seed)
     if branch not in ("d", "e"):
@@ -681,38 +551,12 @@ def figure8_replay(seed: int = 0, branch: str = "d") -> tuple[pd.DataFrame, Hist
         s.snap(FIGURE8_MOMENTS["e2"])
     df = pd.concat(list(s.snapshots.values()), ignore_index=True)
     df.attrs["seed"] = seed
-    return df, sim.history
+    return Result(df, sim.history, seed, {"branch": branch, "moments": list(s.snapshots)})
 
 
 # ================================================================================================
 # 2. Roles over time under a scripted nemesis
 # ================================================================================================
-def leaders_per_term(history: History, end_ms: float | None = None) -> pd.DataFrame:
-    """One row per term seen in the history's ``role`` events: who stood (``candidates``), who
-    won (``leader``, "(none)" for a term without one: a split vote, or a lost election), when it was
-    elected and until when it led (its next role event or crash; else ``end_ms``)."""
-    events = _role_events(history)
-    end = end_ms if end_ms is not None else max([e[0] for e in events] + [0.0])
-    crashes = sorted((f.time, f.args.get("node")) for f in history.faults if f.verb == "crash")
-    terms: dict[int, dict[str, Any]] = {}
-    for i, (t, node, role, term) in enumerate(events):
-        row = terms.setdefault(term, {"term": term, "candidates": [], "leader": None,
-                                      "elected_ms": math.nan, "until_ms": math.nan})
-        if role == "candidate" and node not in row["candidates"]:
-            row["candidates"].append(node)
-        if role == LEADER:
-            nxt = next((e[0] for e in events[i + 1 :] if e[1] == node), math.inf)
-            crash = next((c for c, n in crashes if n == node and c >= t), math.inf)
-            row.update(leader=node, elected_ms=t, until_ms=min(nxt, crash, end))
-    rows = [terms[k] for k in sorted(terms) if k > 0]
-    for r in rows:
-        r["candidates"] = ", ".join(r["candidates"])
-        r["leader"] = r["leader"] or "(none)"
-        r["led_ms"] = r["until_ms"] - r["elected_ms"]
-    return _frame(rows, history.seed,
-                  ["term", "candidates", "leader", "elected_ms", "until_ms", "led_ms"])
-
-
 def role_timeline_run(
     seed: int = 0,
     *,
@@ -720,9 +564,10 @@ def role_timeline_run(
     duration_ms: float = 8000.0,
     latency: Latency | float = TIMELINE_LATENCY,
     config: RaftConfig | None = None,
-) -> tuple[pd.DataFrame, History]:
-    """Five servers (``servers``) through a scripted nemesis; returns who led each term
-    (:func:`leaders_per_term`) and the history, for :func:`dslab.viz.role_timeline`.
+) -> Result:
+    """Five servers (``servers``) through a scripted nemesis; returns a :class:`Result` whose
+    frame is who led each term (:func:`leaders_per_term`) and whose history feeds
+    :func:`dslab.viz.role_timeline` (``leaders, history = result`` unpacks).
 
     The nemesis reads the current leader from the history's role events and, at fixed fractions of
     ``duration_ms`` (for 8 s: at 1, 2, 3, 4.5, 5.5 and 6.8 s):
@@ -776,7 +621,9 @@ def role_timeline_run(
 
     sim.process(nemesis())
     sim.run(until=duration_ms)
-    return leaders_per_term(sim.history, duration_ms), sim.history
+    faults = [f.verb for f in sim.history.faults]
+    return Result(leaders_per_term(sim.history, duration_ms), sim.history, seed,
+                  {"faults": faults, "at_ms": at})
 
 
 # ================================================================================================
@@ -790,7 +637,7 @@ def kv_under_faults(
     partitions: bool = True,
     unreliable: bool = True,
     crashes: bool = True,
-) -> tuple[pd.DataFrame, History]:
+) -> Result:
     """The linearizable KV service (:class:`~dslab.raft.kv.KVServer`, clients are
     :class:`~dslab.raft.kv.Clerk`) under a random nemesis, via :func:`dslab.raft.workload.run_kv`.
 
@@ -800,10 +647,11 @@ def kv_under_faults(
     intervals (``run_kv``'s default) until ``duration_ms``, then heals everything; clients finish
     what they started.
 
-    Returns a summary (one row per operation kind: invoked, ok, fail, info) whose ``attrs`` also
-    hold ``faults`` (the nemesis's actions, in order), ``leaders`` (elections won) and
-    ``safety`` (Election Safety and Log Matching problems found, normally none), and the history
-    to check with ``dslab.check.linearizable(history, "kv")``.
+    Returns a :class:`~dslab.sim.scenario.Result` (``summary, history = result``): the summary
+    has one row per operation kind (invoked, ok, fail, info); ``metadata`` holds ``faults`` (the
+    nemesis's actions, in order), ``leaders`` (elections won) and ``safety`` (Election Safety and
+    Log Matching problems found, normally none). Check the history with
+    ``dslab.check.linearizable(history, "kv")``.
     """
     check_seed(seed)
     _check_servers("servers", servers, minimum=1)
@@ -827,14 +675,14 @@ def kv_under_faults(
         rows.append({"f": f, "invoked": len(g), **{t: int((g["type"] == t).sum())
                                                     for t in ("ok", "fail", "info")}})
     summary = _frame(rows, seed, ["f", "invoked", "ok", "fail", "info"])
-    summary.attrs["faults"] = list(run.faults)
-    summary.attrs["leaders"] = sum(
-        1 for e in h.events if e.name == "role" and e.data.get("role") == LEADER
-    )
-    summary.attrs["safety"] = [
-        p for p in (election_safety(h), log_matching(server_logs(run.sim))) if p
-    ]
-    return summary, h
+    metadata = {
+        "faults": list(run.faults),
+        "leaders": sum(1 for e in h.events if e.name == "role" and e.data.get("role") == LEADER),
+        "safety": [p for p in (election_safety(h), log_matching(server_logs(run.sim))) if p],
+    }
+    # The chapter's notebook still reads these from attrs; the Result's metadata is the source.
+    summary.attrs.update(metadata)
+    return Result(summary, h, seed, metadata)
 
 
 # ================================================================================================
@@ -939,25 +787,6 @@ def _closed_loop(sim: Sim, clerk: Clerk, until_ms: float) -> Generator[Any, Any,
 # ================================================================================================
 # 6. A cluster stepped one event at a time
 # ================================================================================================
-def describe_message(msg: Any) -> str:
-    """A short, readable form of a Raft message (``RequestVote(term 2, last log (1, 1))``)."""
-    name = type(msg).__name__
-    if name == "RequestVote":
-        return f"RequestVote(term {msg.term}, last log (index {msg.last_log_index}, " \
-               f"term {msg.last_log_term}))"
-    if name == "RequestVoteReply":
-        return f"RequestVoteReply(term {msg.term}, " \
-               f"{'vote granted' if msg.vote_granted else 'vote refused'})"
-    if name == "AppendEntries":
-        what = f"{len(msg.entries)} entries" if msg.entries else "heartbeat"
-        return f"AppendEntries(term {msg.term}, {what}, prev ({msg.prev_log_index}, " \
-               f"{msg.prev_log_term}), commit {msg.leader_commit})"
-    if name == "AppendEntriesReply":
-        how = f"ok, match {msg.match_index}" if msg.success else "refused"
-        return f"AppendEntriesReply(term {msg.term}, {how})"
-    return message_type(msg)
-
-
 class Stepper:
     """A small Raft cluster (``n`` servers, no faults unless you add them through ``.sim``)
     advanced one observable event at a time: a message delivered (or dropped), or a timer that

@@ -75,7 +75,13 @@ _short.maxother = 40
 
 
 class HarnessError(AssertionError):
-    """A scenario failed: the message names the step and ends with ``replay with seed=N``."""
+    """A scenario failed: the message names the step and ends with ``replay with seed=N``.
+
+    ``history`` is the run's history up to the failure (for a space-time diagram), if known."""
+
+    def __init__(self, message: str, history: Any = None) -> None:
+        super().__init__(message)
+        self.history = history
 
 
 class Harness:
@@ -157,7 +163,8 @@ class Harness:
     def fail(self, what: str) -> None:
         raise HarnessError(
             f"{self.scenario}: step {self.current_step!r} at t={self.sim.now:.1f} ms: {what}; "
-            f"replay with seed={self.seed}"
+            f"replay with seed={self.seed}",
+            history=self.sim.history,
         )
 
     @contextmanager
@@ -168,7 +175,9 @@ class Harness:
         except HandlerError as exc:
             if isinstance(exc.__cause__, HarnessError):
                 raise exc.__cause__ from None
-            raise HarnessError(f"{self.scenario}: step {self.current_step!r}: {exc}") from exc
+            raise HarnessError(
+                f"{self.scenario}: step {self.current_step!r}: {exc}", history=self.sim.history
+            ) from exc
 
     # -- building and watching servers -----------------------------------------------------------
     def _factory(self, i: int) -> Callable[[], Handler]:

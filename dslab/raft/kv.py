@@ -43,58 +43,17 @@ A Clerk gives up after ``op_timeout_ms`` with ``info`` (the op may still happen)
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
-from dslab._validate import check_number, check_type
+from dslab._validate import check_number
 from dslab.core import Context, Request, Response
+from dslab.raft.clerk import Clerk
 from dslab.raft.config import RaftConfig
 from dslab.raft.node import LEADER, RaftNode
+from dslab.raft.ops import KV_OPS, Append, Cas, Get, Put
 
-if TYPE_CHECKING:
-    from dslab.history import Op
-    from dslab.sim import Client, Sim
-
-
-# --- operations (they travel in requests and sit in the Raft log) -------------------------------
-@dataclass(frozen=True, slots=True)
-class Put:
-    key: Any
-    value: Any
-    client_id: str
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Append:
-    """Append the string ``value`` to the key's string (missing keys start as "")."""
-
-    key: Any
-    value: str
-    client_id: str
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Get:
-    key: Any
-    client_id: str
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Cas:
-    """Compare-and-set: if the key holds ``expected``, set it to ``new``. Returns True if so."""
-
-    key: Any
-    expected: Any
-    new: Any
-    client_id: str
-    seq: int
-
-
-KV_OPS = (Put, Append, Get, Cas)
+__all__ = ["KV_OPS", "Append", "Cas", "Clerk", "Get", "KVServer", "Put"]
 
 
 class KVServer(RaftNode):
@@ -124,6 +83,9 @@ class KVServer(RaftNode):
         if not isinstance(op, KV_OPS):
             ctx.send(src, Response(req.id, ok=False, error="bad_request"))
             return
+        # SOLUTION: a non-leader refuses definitely (not_leader, with its leader hint); a
+        # duplicate of the client's last executed op gets its recorded result at once; anything
+        # newer is proposed with start() and remembered in self.pending until it is applied.
         if self.role != LEADER:
             ctx.send(src, Response(req.id, ok=False, error="not_leader", body=self.leader_id))
             return
@@ -134,9 +96,13 @@ class KVServer(RaftNode):
             return  # an older op: its client has moved on and is not listening
         index, _, _ = self.start(ctx, op)
         self.pending.setdefault(index, []).append((src, req.id, op))
+        # END SOLUTION
 
     # -- the state machine -----------------------------------------------------------------------
     def apply(self, ctx: Context, index: int, command: Any) -> None:
+        # SOLUTION: execute the committed command, then answer every request proposed at this
+        # index: ok with the result if it is the command applied, else a definite not_leader;
+        # snapshot when the Raft state reaches maxraftstate.
         result = self.execute(command)
         for src, rid, op in self.pending.pop(index, []):
             if op == command:
@@ -145,9 +111,12 @@ class KVServer(RaftNode):
                 ctx.send(src, Response(rid, ok=False, error="not_leader", body=self.leader_id))
         if self.maxraftstate is not None and self.raft_state_size() >= self.maxraftstate:
             self.snapshot(ctx, index, self.snapshot_state())
+        # END SOLUTION
 
     def execute(self, op: Any) -> Any:
         """Run ``op`` once: a duplicate (same client, old seq) gets the recorded result."""
+        # SOLUTION: the duplicate table (client_id -> (seq, result)) makes every op run once;
+        # then Put, Append, Get and Cas on self.data, recording the result in the table.
         last = self.sessions.get(op.client_id)
         if last is not None and op.seq <= last[0]:
             return last[1] if op.seq == last[0] else None
@@ -164,6 +133,7 @@ class KVServer(RaftNode):
                 self.data[op.key] = op.new
         self.sessions[op.client_id] = (op.seq, result)
         return result
+        # END SOLUTION
 
     def snapshot_state(self) -> Any:
         return {"data": dict(self.data), "sessions": dict(self.sessions)}
@@ -175,97 +145,3 @@ class KVServer(RaftNode):
         # will time out and retry (the duplicate table gives them the right answer).
         covered = self.log.snapshot_index
         self.pending = {i: p for i, p in self.pending.items() if i > covered}
-
-
-class Clerk:
-    """A client of the KV service, for SimPy processes (``yield from clerk.get("x")``).
-
-    Each method records one op in the history (``client.invoke`` / ``client.complete``) and
-    returns its completion record (an :class:`~dslab.history.Op` with ``type`` ok / fail / info
-    and ``value``).
-    """
-
-    def __init__(
-        self,
-        sim: Sim,
-        client: Client,
-        servers: Sequence[str],
-        *,
-        op_timeout_ms: float = 2000.0,
-        attempt_timeout_ms: float = 200.0,
-        retry_pause_ms: float = 10.0,
-    ) -> None:
-        servers = list(servers)
-        if not servers:
-            raise ValueError("servers=[] is not allowed; give the Clerk at least one server")
-        check_number("op_timeout_ms", op_timeout_ms, min=0, min_inclusive=False)
-        check_number("attempt_timeout_ms", attempt_timeout_ms, min=0, min_inclusive=False)
-        check_number("retry_pause_ms", retry_pause_ms, min=0)
-        self.sim = sim
-        self.client = client
-        self.servers = servers
-        self.client_id = client.name
-        self.seq = 0
-        self.leader = 0  # index into servers of the server we believe leads
-        self.op_timeout_ms = op_timeout_ms
-        self.attempt_timeout_ms = attempt_timeout_ms
-        self.retry_pause_ms = retry_pause_ms
-
-    def __repr__(self) -> str:
-        return f"Clerk({self.client_id!r}, seq={self.seq}, leader={self.servers[self.leader]!r})"
-
-    def put(self, key: Any, value: Any) -> Generator[Any, Any, Op]:
-        self.seq += 1
-        op = self.client.invoke("write", [key, value])
-        result = yield from self._call(Put(key, value, self.client_id, self.seq))
-        return self._complete(op, result, [key, value])
-
-    def append(self, key: Any, value: str) -> Generator[Any, Any, Op]:
-        check_type("value", value, str)
-        self.seq += 1
-        op = self.client.invoke("append", [key, value])
-        result = yield from self._call(Append(key, value, self.client_id, self.seq))
-        return self._complete(op, result, [key, value])
-
-    def get(self, key: Any) -> Generator[Any, Any, Op]:
-        self.seq += 1
-        op = self.client.invoke("read", [key, None])
-        result = yield from self._call(Get(key, self.client_id, self.seq))
-        return self._complete(op, result, [key, result[1]])
-
-    def cas(self, key: Any, expected: Any, new: Any) -> Generator[Any, Any, Op]:
-        self.seq += 1
-        op = self.client.invoke("cas", [key, [expected, new]])
-        result = yield from self._call(Cas(key, expected, new, self.client_id, self.seq))
-        if result[0] == "ok" and result[1] is False:
-            result = ("fail", None, "cas_mismatch")  # definite: the value was not `expected`
-        return self._complete(op, result, [key, [expected, new]])
-
-    def _complete(self, op: Op, result: tuple[str, Any, str | None], value: Any) -> Op:
-        kind, _, error = result
-        return self.sim.history.complete(op, kind, value, self.sim.now, error)
-
-    def _call(self, body: Any) -> Generator[Any, Any, tuple[str, Any, str | None]]:
-        """Send ``body`` until a leader executes it: ``(type, result, error)``."""
-        deadline = self.sim.now + self.op_timeout_ms
-        indefinite = False  # did some attempt possibly reach a leader's log?
-        while (remaining := deadline - self.sim.now) > 0:
-            server = self.servers[self.leader]
-            reply = yield from self.client.call(
-                server, body, timeout_ms=min(self.attempt_timeout_ms, remaining)
-            )
-            if reply.type == "ok":
-                return "ok", reply.value, None
-            if reply.type == "info":  # no answer: maybe down, maybe slow; try the next one
-                indefinite = True
-                self.leader = (self.leader + 1) % len(self.servers)
-                continue
-            hint = reply.value  # a definite refusal, usually with a hint of who leads
-            if hint in self.servers and hint != server:
-                self.leader = self.servers.index(hint)
-            else:
-                self.leader = (self.leader + 1) % len(self.servers)
-                yield self.sim.sleep(min(self.retry_pause_ms, max(remaining, 0.0)))
-        if indefinite:
-            return "info", None, "timeout"
-        return "fail", None, "no_leader"

@@ -237,6 +237,8 @@ class RaftNode(Handler):
     # ============================================================================================
     def handle_request_vote(self, ctx: Context, src: str, msg: RequestVote) -> None:
         """Grant at most one vote per term, and only to a candidate whose log is up to date."""
+        # SOLUTION: RequestVote receiver (Figure 2): one vote per term, only to an up-to-date log
+        # (§5.4.1); persist the vote before the reply leaves, and reset the election timer.
         grant = (
             msg.term == self.current_term  # an older term was refused (step 1)
             and self.voted_for in (None, msg.candidate_id)  # one vote per term (step 2)
@@ -247,13 +249,16 @@ class RaftNode(Handler):
             self.save_term_and_vote()  # before the reply leaves
             self.reset_election_timer(ctx)
         ctx.send(src, RequestVoteReply(self.current_term, grant))
+        # END SOLUTION
 
     def handle_request_vote_reply(self, ctx: Context, src: str, msg: RequestVoteReply) -> None:
+        # SOLUTION: count votes of the current term; a majority makes this candidate the leader.
         if self.role != CANDIDATE or msg.term != self.current_term or not msg.vote_granted:
             return
         self.votes.add(src)
         if self.is_majority(len(self.votes)):
             self.become_leader(ctx)
+        # END SOLUTION
 
     # ============================================================================================
     # Log replication (§5.3), leader side
@@ -341,6 +346,8 @@ class RaftNode(Handler):
 
     def advance_commit_index(self, ctx: Context) -> None:
         """Commit the highest N replicated on a majority, if log[N] is from this term (§5.4.2)."""
+        # SOLUTION: find the highest N on a majority (match_index) and commit it, but only if
+        # log[N] is of the current term (Figure 8); log "commit" and apply what is committed.
         for n in range(self.log.last_index, self.commit_index, -1):
             if self.log.term_at(n) != self.current_term:
                 break  # older terms are never committed by counting replicas (Figure 8)
@@ -350,6 +357,7 @@ class RaftNode(Handler):
                 ctx.log("commit", index=n, term=self.current_term)
                 self.apply_committed(ctx)
                 return
+        # END SOLUTION
 
     # ============================================================================================
     # Log replication (§5.3), follower side
@@ -373,6 +381,9 @@ class RaftNode(Handler):
                 return
             entries = entries[self.log.snapshot_index - prev :]
             prev, prev_term = self.log.snapshot_index, self.log.snapshot_term
+        # SOLUTION: AppendEntries receiver steps 2-5 (Figure 2): the consistency check (with the
+        # conflict_term / conflict_index hint), truncating conflicts, appending (persisted
+        # before the reply), advancing commit_index, and the reply with match_index.
         # 2. Reply false if the log has no entry at prevLogIndex whose term matches prevLogTerm.
         if prev > self.log.last_index:
             reply(False, conflict_term=0, conflict_index=self.log.last_index + 1)
@@ -402,6 +413,7 @@ class RaftNode(Handler):
             self.commit_index = new_commit
             self.apply_committed(ctx)
         reply(True, match_index=last_new)
+        # END SOLUTION
 
     def recognize_leader(self, ctx: Context, term: int, leader_id: str) -> None:
         """A message from the leader of our term: follow it and put off the next election."""

@@ -10,9 +10,11 @@ Everything random comes from the run's seed: the network (stream ``network``), t
 (``nemesis``), each client (``workload/<client>``) and each node (``node/<name>``). The same seed
 gives the same history.
 
-:meth:`KVRun.problems` checks the run: the client history is linearizable (``dslab.check``,
-model ``"kv"``), Election Safety and Log Matching hold. Each problem ends with "replay with
-seed=N".
+:meth:`KVRun.verdicts` judges the run from its history alone (:mod:`dslab.check.verdict`): the
+client history is linearizable (model ``"kv"``), Election Safety and Log Matching hold.
+:meth:`KVRun.problems` lists the violations found, each ending with "replay with seed=N". The
+linearizability search has a budget counted in configurations, never in seconds: a history it
+cannot decide within that budget is ``unknown``, not a violation, on every machine alike.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dslab._validate import check_number, check_probability, check_seed, check_type
+from dslab.check.verdict import DEFAULT_MAX_CONFIGS, Verdict, linearizable_verdict
 from dslab.history import History
 from dslab.raft.config import RaftConfig
 from dslab.raft.kv import Clerk, KVServer
+from dslab.raft.node import RaftNode
 from dslab.raft.safety import election_safety, log_matching, server_logs
 from dslab.sim import Sim, Uniform
 
@@ -43,18 +47,24 @@ class KVRun:
     def history(self) -> History:
         return self.sim.history
 
-    def problems(self, *, timeout_s: float | None = 10.0) -> list[str]:
-        """Everything wrong with the run (an empty list if nothing is)."""
-        from dslab.check import linearizable
+    def verdicts(self, *, max_configs: int = DEFAULT_MAX_CONFIGS) -> list[Verdict]:
+        """The run judged from its history alone: linearizability of the client history (model
+        ``"kv"``, with a deterministic search budget of ``max_configs`` configurations per key),
+        Election Safety and Log Matching. A search that runs out of budget is ``unknown``."""
+        return [
+            linearizable_verdict(self.history, "kv", max_configs=max_configs, seed=self.seed),
+            Verdict.of("election_safety", election_safety(self.history), self.seed),
+            Verdict.of("log_matching", log_matching(server_logs(self.sim)), self.seed),
+        ]
 
-        found = []
-        lin = linearizable(self.history, "kv", timeout_s=timeout_s)
-        if lin.valid is not True:
-            found.append(f"client history: {lin.explanation}")
-        for problem in (election_safety(self.history), log_matching(server_logs(self.sim))):
-            if problem:
-                found.append(problem)
-        return [f"{p}; replay with seed={self.seed}" for p in found]
+    def problems(self, *, max_configs: int = DEFAULT_MAX_CONFIGS) -> list[str]:
+        """Every safety violation found (an empty list if none): the ``unsafe`` verdicts only.
+        An undecided check is not a violation; see :meth:`undecided`."""
+        return [str(v) for v in self.verdicts(max_configs=max_configs) if v.unsafe]
+
+    def undecided(self, *, max_configs: int = DEFAULT_MAX_CONFIGS) -> list[str]:
+        """The checks that ran out of budget (``unknown``), each with its replay line."""
+        return [str(v) for v in self.verdicts(max_configs=max_configs) if v.unknown]
 
 
 def run_kv(
@@ -72,14 +82,15 @@ def run_kv(
     maxraftstate: int | None = None,
     op_timeout_ms: float = 1500.0,
     config: RaftConfig | None = None,
-    server_cls: type[KVServer] = KVServer,
+    server_cls: type[RaftNode] = KVServer,
 ) -> KVRun:
     """Run the KV service for ``duration_ms`` of simulated time under ``faults``; see the module.
 
     ``faults`` is any subset of ``("partition", "isolate", "crash", "pause")`` (empty: no
     nemesis). The nemesis acts every ``fault_interval_ms`` (drawn uniformly) and never keeps more
-    than a minority of the servers crashed at once. ``server_cls`` (a :class:`KVServer`
-    subclass, built as ``server_cls(config, maxraftstate=...)``) lets a test try a variant.
+    than a minority of the servers crashed at once. ``server_cls`` (a KV server class, built as
+    ``server_cls(config, maxraftstate=...)``: :class:`KVServer`, a variant, or a student's)
+    lets a test or the grader try another implementation.
     """
     check_seed(seed)
     check_number("n_servers", n_servers, min=1, integer=True)
@@ -97,8 +108,8 @@ def run_kv(
     check_probability("loss", loss)
     check_probability("duplicate", duplicate)
     check_number("op_timeout_ms", op_timeout_ms, min=0, min_inclusive=False)
-    if not (isinstance(server_cls, type) and issubclass(server_cls, KVServer)):
-        raise TypeError(f"server_cls={server_cls!r} must be a subclass of KVServer")
+    if not (isinstance(server_cls, type) and issubclass(server_cls, RaftNode)):
+        raise TypeError(f"server_cls={server_cls!r} must be a KV server class (a RaftNode)")
 
     sim = Sim(seed=seed, latency=Uniform(*latency_ms), loss=loss, duplicate=duplicate)
     servers = [f"s{i}" for i in range(n_servers)]
