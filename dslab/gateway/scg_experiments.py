@@ -57,6 +57,14 @@ def demo_routes(promo_start_ms: float = 1000.0, promo_end_ms: float = 2000.0,
     )
 
 
+def describe_routes(routes: tuple[Route, ...]) -> pd.DataFrame:
+    """One row per route, in the order the gateway tries them."""
+    table = RouteTable(routes)
+    return pd.DataFrame([{"id": r.id, "order": r.order, "prefix": r.prefix,
+                          "predicates": ", ".join(map(repr, r.predicates)), "service": r.service}
+                         for r in table.routes])
+
+
 def predicate_routing(seed: int = 1, *, requests: int = 900, duration_ms: float = 3000.0,
                       promo_start_ms: float = 1000.0, promo_end_ms: float = 2000.0,
                       v2_weight: int = 1, v1_weight: int = 9) -> pd.DataFrame:
@@ -297,6 +305,6 @@ def registry_routes_compare(seed: int = 1, **kwargs: Any) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows), pd.concat(runs, ignore_index=True)
 
 
-__all__ = ["ROUTE_MODES", "demo_routes", "filter_config", "filter_demo",
+__all__ = ["ROUTE_MODES", "demo_routes", "describe_routes", "filter_config", "filter_demo",
            "predicate_routing", "registry_routes", "registry_routes_compare", "route_summary",
            "trace_table"]
