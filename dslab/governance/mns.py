@@ -118,8 +118,9 @@ class NamingService(Handler):
                 self.weights[provider] = new_weight
         if was_up != up:
             ctx.log("marked_up" if up else "marked_down", provider=provider, by=by)
-        if up and weight is not None and new_weight != old_weight:
-            ctx.log("weight_set", provider=provider, weight=new_weight, by=by)
+        # the weight consumers see now (0: not listed)
+        ctx.log("weight", provider=provider, weight=self.weights.get(provider, FULL_WEIGHT)
+                if up else 0, by=by)
         self._changed(ctx, service)
 
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
