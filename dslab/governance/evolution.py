@@ -38,10 +38,13 @@ PROVIDERS = [f"p{i}" for i in range(1, HOSTS * PER_HOST + 1)]
 
 # -- 1. weights ------------------------------------------------------------------------------------
 def weight_lowering(seed: int = 1, *, sick_at_ms: float = 2000.0, heal_at_ms: float = 5000.0,
-                    delay_ms: float = 60.0, duration_ms: float = 8000.0, **kwargs: Any
+                    delay_ms: float = 60.0, duration_ms: float = 8000.0, slow_ms: float = 30.0,
+                    step_down: int = 4, step_up: int = 2, **kwargs: Any
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``p1`` answers ``delay_ms`` late between ``sick_at_ms`` and ``heal_at_ms`` (consumers
-    give up after 50 ms; probes wait 100 ms). Consumers pick in proportion to the weights.
+    give up after 50 ms; probes wait 100 ms). Consumers pick in proportion to the weights;
+    ``slow_ms``, ``step_down`` and ``step_up`` go to the
+    :class:`~dslab.governance.weights.WeightScanner`.
     Returns the consumer attempts of both scanners (column ``scanner``: ``plain`` or
     ``weights``) and ``p1``'s weight over time (``t_ms``, ``weight``, ``scanner``)."""
     check_number("sick_at_ms", sick_at_ms, min=0)
@@ -49,9 +52,10 @@ def weight_lowering(seed: int = 1, *, sick_at_ms: float = 2000.0, heal_at_ms: fl
     check_number("delay_ms", delay_ms, min=0)
     calls, weights = [], []
     for scanner in ("plain", "weights"):
+        opts = {"slow_ms": slow_ms, "step_down": step_down, "step_up": step_up}
         df, sim = run_cluster(seed, scanner=scanner, weighted=True, duration_ms=duration_ms,
                               degraded={"p1": ((sick_at_ms, heal_at_ms, delay_ms, 0.0),)},
-                              **kwargs)
+                              scanner_options=opts if scanner == "weights" else None, **kwargs)
         calls.append(df.assign(scanner=scanner))
         w = [(0.0, FULL_WEIGHT)] + [(e.time, e.data["weight"]) for e in sim.history.events
                                     if e.name == "weight" and e.data["provider"] == "p1"]
