@@ -324,3 +324,18 @@ def test_same_seed_same_run():
     pd.testing.assert_frame_equal(a, b)
     assert sa == sb
     pd.testing.assert_frame_equal(sx.predicate_routing(4), sx.predicate_routing(4))
+
+
+def test_same_run_under_another_pythonhashseed():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from dslab.gateway import scg_experiments as sx; d, s, _ = sx.registry_routes(2, "
+            "duration_ms=2500.0, loss=0.05); r, m, t = sx.filter_demo(2, duration_ms=500.0); "
+            "print(d.values.tolist(), s, m.values.tolist(), t.values.tolist(), "
+            "sx.predicate_routing(2)['route'].tolist())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": h}).stdout
+            for h in ("1", "977")}
+    assert len(outs) == 1, "replay with seed=2"

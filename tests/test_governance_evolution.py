@@ -343,3 +343,18 @@ def test_same_seed_same_run():
 def test_bad_arguments_name_parameter_and_value(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_same_run_under_another_pythonhashseed():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from dslab.governance import evolution as ev; c, p, s, _ = ev.room_takeover(2, "
+            "duration_ms=4000.0); print(p.values.tolist(), s, ev.controller_load(2, agents=(10,),"
+            " duration_ms=3000.0).values.tolist(), ev.weight_lowering(2, duration_ms=4000.0)[1]"
+            ".values.tolist())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": h}).stdout
+            for h in ("1", "977")}
+    assert len(outs) == 1, "replay with seed=2"
