@@ -282,6 +282,19 @@ def test_controller_pushes_newer_lists_on_and_ignores_older_ones():
     assert c.cache["pay"].providers == ("p2",)
 
 
+def test_a_fetch_that_got_no_answer_is_retried_at_the_next_refresh():
+    c, ctx = MnsController(refresh_ms=500.0), Context("ctl1")
+    c.on_message(ctx, "agent1", Fetch("pay"))  # the controller's fetch to MNS is lost
+    ctx.effects.clear()
+    c.on_timer(ctx, "refresh")
+    assert [(e.dst, e.msg) for e in ctx.sent()] == [("mns", Fetch("pay"))]
+    a, actx = SgAgent(refresh_ms=500.0, services=("pay",)), Context("agent1")
+    a.on_start(actx)  # its prefetch is lost
+    actx.effects.clear()
+    a.on_timer(actx, "refresh")
+    assert [(e.dst, e.msg) for e in actx.sent()] == [("mns", Fetch("pay"))]
+
+
 def test_controller_forwards_writes_to_the_registry():
     c, ctx = MnsController(), Context("ctl1")
     c.on_message(ctx, "agent1", Register("pay", "p1"))
@@ -297,6 +310,27 @@ def test_registry_load_grows_with_agents_directly_but_not_through_controllers():
     assert df.loc[(80, "direct"), "pushes_per_change"] == 80
     assert df.loc[(80, "controller"), "pushes_per_change"] == 2
     assert (df["update_ms"] < 10.0).all(), "every agent learns each change; replay with seed=1"
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_sweep_every_agent_converges_through_controllers_despite_loss_and_a_controller_crash(
+        seed):
+    """5% loss to and from agents and controllers, and controller ``ctl1`` crashes and restarts
+    (losing its cache and its subscribers). Six refresh periods after the last change (each
+    one a fresh chance for a lost push or fetch to be repaired) every agent holds the registry's
+    current list, at the registry's version."""
+    import random
+
+    rng = random.Random(seed)
+    down = rng.uniform(500.0, 3000.0)
+    sim = ev.controller_run(seed, 30, "controller", loss=0.05, duration_ms=9000.0,
+                            faults=(("crash", "ctl1", down),
+                                    ("restart", "ctl1", down + rng.uniform(100.0, 1500.0))))
+    truth = sim.handler("mns").listing("pay")
+    assert truth.providers == ("p1", "p2", "p3", "p4"), f"replay with seed={seed}"
+    stale = [a for a in (f"agent{i}" for i in range(1, 31))
+             if sim.handler(a).cache.get("pay") != truth]
+    assert not stale, f"{stale} differ from {truth}; replay with seed={seed}"
 
 
 # -- CP to AP --------------------------------------------------------------------------------------

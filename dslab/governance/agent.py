@@ -8,7 +8,7 @@ Rules
   answers from its **cache** of provider lists; on a miss it fetches from MNS (which subscribes it
   to pushes) and answers when the list arrives. Pushed ``ServiceList``s replace the cache entry
   when their version is newer; the agent also re-fetches every ``refresh_ms`` in case a push was
-  lost.
+  lost, and so does a fetch that got no answer (a lost ``Fetch`` is retried at the next refresh).
 - With ``cache=False`` every ``Discover`` is a round trip to MNS: when MNS is down, discovery fails
   (the consumer's request times out).
 - ``Discover(service, weighted=True)`` is answered with ``(provider, weight)`` pairs, the
@@ -75,7 +75,7 @@ class SgAgent(Handler):
                 ctx.send(client, Response(rid, True, self.answer(msg, weighted)))
 
     def on_timer(self, ctx: Context, name: str) -> None:
-        if name == "refresh":
-            for service in sorted(self.cache):
+        if name == "refresh":  # what it holds, what it waits for, and what it must have
+            for service in sorted(set(self.cache) | set(self.waiting) | set(self.services)):
                 ctx.send(self.mns, Fetch(service))
             ctx.set_timer("refresh", float(self.refresh_ms))

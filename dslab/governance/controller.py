@@ -13,7 +13,8 @@ Rules (:class:`MnsController`)
 - The controller **subscribes** to MNS once per service, so MNS pushes a change to a handful of
   controllers, and each controller pushes it on to its own subscribed agents (one extra hop).
 - Pushed lists replace the cached one only when newer (by version); the controller also
-  re-fetches every ``refresh_ms``, one ``Fetch`` per service, not per agent.
+  re-fetches every ``refresh_ms``, one ``Fetch`` per service, not per agent (and per service
+  still awaited, so a lost fetch is retried).
 - Writes (``Register``, ``Heartbeat``) are forwarded to MNS unchanged: the registry stays the
   single source of truth; the controllers hold only soft state (a restarted controller
   rebuilds its cache on the next fetch).
@@ -74,7 +75,7 @@ class MnsController(Handler):
                     ctx.send(agent, msg)  # push the change on
 
     def on_timer(self, ctx: Context, name: str) -> None:
-        if name == "refresh":
-            for service in sorted(self.cache):
+        if name == "refresh":  # what it holds and what its agents wait for
+            for service in sorted(set(self.cache) | set(self.waiting)):
                 ctx.send(self.mns, Fetch(service))
             ctx.set_timer("refresh", float(self.refresh_ms))

@@ -176,30 +176,54 @@ def controller_load(seed: int = 1, *, agents: tuple[int, ...] = (25, 50, 100, 20
     rows = []
     runs = [(n, tier) for n in agents for tier in ("direct", "controller")]
     for n, tier in tqdm(runs, disable=not progress, desc="runs"):
-        rows.append(_load_run(seed, n, tier, controllers, refresh_ms, duration_ms))
+        sim = controller_run(seed, n, tier, controllers=controllers, refresh_ms=refresh_ms,
+                             duration_ms=duration_ms)
+        rows.append(_load_row(sim, n, tier, controllers, duration_ms))
     out = pd.DataFrame(rows)
     out["seed"] = seed
     return out
 
 
-def _load_run(seed: int, n: int, tier: str, controllers: int, refresh_ms: float,
-              duration_ms: float) -> dict[str, Any]:
+def controller_run(seed: int, agents: int, tier: str = "controller", *, controllers: int = 2,
+                   refresh_ms: float = 1000.0, duration_ms: float = 5000.0, loss: float = 0.0,
+                   faults: tuple[tuple[str, str, float], ...] = ()) -> Sim:
+    """One run of :func:`controller_load`'s cluster (``tier`` ``direct`` or ``controller``),
+    with message ``loss`` on every message to or from an agent or a controller, and extra
+    ``faults`` (``(verb, node, at_ms)``, crash or restart); returns the ``Sim`` (agents
+    ``agent1``..., controllers ``ctl1``...)."""
+    check_seed(seed)
+    check_number("agents", agents, min=1, integer=True)
+    if tier not in ("direct", "controller"):
+        raise ValueError(f"tier={tier!r} is not allowed; choose one of ['direct', 'controller']")
     sim = Sim(seed, latency=Uniform(0.5, 1.5))
     sim.add_node("mns", lambda: NamingService("scanner"))
     sim.add_node("scanner", lambda: Scanner())
     for k in range(1, 5):
-        sim.add_node(f"p{k}", lambda: Provider(SERVICE, "mns"))
+        sim.add_node(f"p{k}", lambda: Provider(SERVICE, "mns", retry_ms=100.0))
     front = [f"ctl{k}" for k in range(1, controllers + 1)] if tier == "controller" else ["mns"]
     if tier == "controller":
         for c in front:
             sim.add_node(c, lambda: MnsController(refresh_ms=refresh_ms))
-    for i in range(n):
+    for i in range(agents):
         sim.add_node(f"agent{i + 1}", lambda i=i: SgAgent(front[i % len(front)],
                                                             refresh_ms=refresh_ms,
                                                             services=(SERVICE,)))
+    if loss:
+        for node in [n for n in sim.node_names if n.startswith(("agent", "ctl"))]:
+            sim.net.configure(src=node, loss=loss)
+            sim.net.configure(dst=node, loss=loss)
     sim.crash("p1", at=1000.0)
     sim.restart("p1", at=2500.0)
+    for verb, node, at in faults:
+        if verb not in ("crash", "restart"):
+            raise ValueError(f"fault verb={verb!r} is not allowed; choose crash or restart")
+        getattr(sim, verb)(node, at=at)
     sim.run(until=duration_ms)
+    return sim
+
+
+def _load_row(sim: Sim, n: int, tier: str, controllers: int, duration_ms: float
+              ) -> dict[str, Any]:
     msgs = [m for m in sim.history.messages if "mns" in (m.src, m.dst)
             and "scanner" not in (m.src, m.dst) and not m.src.startswith("p")]
     changes = [e.time for e in sim.history.events if e.name in ("marked_down", "marked_up")
@@ -258,5 +282,5 @@ def cp_to_ap(seed: int = 1, *, bin_ms: float = 250.0, **kwargs: Any
     return out, pd.concat(regs, ignore_index=True), summary
 
 
-__all__ = ["PROVIDERS", "ROOMS", "controller_load", "cp_to_ap", "room_summary",
+__all__ = ["PROVIDERS", "ROOMS", "controller_load", "controller_run", "cp_to_ap", "room_summary",
            "room_takeover", "share_bins", "weight_lowering", "weight_summary"]
