@@ -76,6 +76,26 @@ def test_a_dead_provider_is_removed_after_confirm_missed_rounds_not_in_steps():
     assert weights_sent(ctx) == [("p1", 9), ("p1", 0)]
 
 
+def test_a_flaky_provider_that_misses_every_other_probe_drifts_down_to_removal():
+    s, ctx = WeightScanner(confirm=2, step_down=4, step_up=2), Context("scanner")
+    ps = ["p1", "p2", "p3", "p4"]
+    for k in range(8):
+        sent = [w for p, w in weights_sent(ctx) if p == "p1"]
+        down = ["p1"] if sent and sent[-1] == 0 else []  # the registry applied the weights
+        scan(s, ctx, ps, ps if k % 2 else ["p2", "p3", "p4"], down=down)  # never 2 misses
+    assert [w for p, w in weights_sent(ctx) if p == "p1"] == [6, 8, 4, 6, 2, 4, 0, 2]
+
+
+def test_a_flaky_provider_drops_probes_with_its_drop_probability():
+    p, ctx = Provider("pay", "agent1", degraded=((0.0, 1000.0, 0.0, 1.0),)), Context("p1")
+    ctx.local_time = 10.0
+    p.on_message(ctx, "scanner", Probe(1))
+    assert ctx.sent() == []
+    ctx.local_time = 1000.0  # the window is over
+    p.on_message(ctx, "scanner", Probe(2))
+    assert [e.msg for e in ctx.sent()] == [ProbeAck(2)]
+
+
 def test_weights_freeze_when_too_many_providers_fail_at_once():
     s, ctx = WeightScanner(max_down_fraction=0.5), Context("scanner")
     scan(s, ctx, ["p1", "p2", "p3"], ["p3"])
