@@ -229,14 +229,12 @@ def _load_row(sim: Sim, n: int, tier: str, controllers: int, duration_ms: float
     changes = [e.time for e in sim.history.events if e.name in ("marked_down", "marked_up")
                and e.data.get("provider") == "p1" and e.time > 500.0]
     delays = []
-    for t in changes:
-        seen = [e.time for e in sim.history.events if e.name == "cache_updated"
-                and e.node.startswith("agent") and e.time >= t]
-        per_agent = {}
+    for t in changes:  # when did the last agent learn of this change?
+        per_agent: dict[str, float] = {}
         for e in sim.history.events:
             if e.name == "cache_updated" and e.node.startswith("agent") and e.time >= t:
                 per_agent.setdefault(e.node, e.time)
-        delays.append(max(per_agent.values()) - t if len(per_agent) == n and seen else math.nan)
+        delays.append(max(per_agent.values()) - t if len(per_agent) == n else math.nan)
     pushes = sum(1 for m in msgs if m.src == "mns" and m.type == "ServiceList"
                  and any(abs(m.send_time - t) < 1e-9 for t in changes))
     seconds = duration_ms / 1000.0
