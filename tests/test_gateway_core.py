@@ -281,7 +281,7 @@ def test_backend_replies_after_service_time():
     b.on_message(ctx, "gw", BackendCall(3, api("/orders/1")))
     assert ctx.timers() == {"work/gw/3": 7.0}
     b.on_timer(ctx, "work/gw/3")
-    assert ctx.sent(BackendReply)[0].msg == BackendReply(3, True, "orders@o1", "v1")
+    assert ctx.sent(BackendReply)[0].msg == BackendReply(3, True, "orders@o1", "v1", "/orders/1")
 
 
 def test_config_validation_names_the_parameter():

@@ -23,8 +23,10 @@ from dslab.governance.messages import (
 SEEDS = [1, 2, 3, 4]
 
 
-def scan_round(scanner, ctx, providers, acks):
-    scanner.on_message(ctx, "mns", AllProviders(tuple(("pay", p) for p in providers)))
+def scan_round(scanner, ctx, providers, acks, down=()):
+    """One round: the registry lists ``providers`` (``down`` marked down), ``acks`` answer."""
+    scanner.on_message(ctx, "mns", AllProviders(tuple(("pay", p) for p in providers),
+                                                 down=tuple(down)))
     for p in acks:
         scanner.on_message(ctx, p, ProbeAck(scanner.round))
     scanner.on_timer(ctx, "verdict")
@@ -37,7 +39,7 @@ def test_scanner_marks_down_only_after_confirm_missed_rounds_and_up_again():
     assert not ctx.sent(MarkDown)
     scan_round(s, ctx, ps, ["p2", "p3"])
     assert [e.msg for e in ctx.sent(MarkDown)] == [MarkDown("p1")]
-    scan_round(s, ctx, ps, ps)
+    scan_round(s, ctx, ps, ps, down=["p1"])
     assert [e.msg for e in ctx.sent(MarkUp)] == [MarkUp("p1")]
 
 

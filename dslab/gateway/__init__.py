@@ -2,14 +2,21 @@
 
 One concept per module:
 
-- :mod:`~dslab.gateway.routing`: route table, longest prefix wins (请求转发);
+- :mod:`~dslab.gateway.routing`: route table, order then longest prefix wins (请求转发);
+- :mod:`~dslab.gateway.predicates`: route predicates (断言) beyond the path: method, header, query,
+  host, time window, weight;
 - :mod:`~dslab.gateway.filters`: the pre-filter chain: log, auth 401, validate 400, rate limit 429;
+- :mod:`~dslab.gateway.ordered`: global and route filters merged by order number, pre halves in
+  order and post halves in reverse (Spring Cloud Gateway's GlobalFilter / GatewayFilter);
 - :mod:`~dslab.gateway.limiters`: fixed window, sliding window, token bucket, leaky bucket (限流);
 - :mod:`~dslab.gateway.balancing`: load balancing and gray (canary) release (负载均衡, 灰度发布);
 - :mod:`~dslab.gateway.breaker`: the circuit breaker and fallback (熔断降级);
 - :mod:`~dslab.gateway.cache`: the response cache with a ttl (响应缓存);
-- :mod:`~dslab.gateway.node`: the :class:`Gateway` handler and the :class:`Backend` instances;
-- :mod:`~dslab.gateway.experiments`, :mod:`~dslab.gateway.plots`, :mod:`~dslab.gateway.widgets`.
+- :mod:`~dslab.gateway.node`: the :class:`Gateway` handler (routes may follow the service
+  registry) and the :class:`Backend` instances;
+- :mod:`~dslab.gateway.experiments`, :mod:`~dslab.gateway.plots`, :mod:`~dslab.gateway.widgets`;
+  :mod:`~dslab.gateway.scg_experiments` and :mod:`~dslab.gateway.scg_plots` for predicates,
+  ordered filters and registry-driven routes.
 """
 
 from dslab.gateway.balancing import Balancer, CanaryRule

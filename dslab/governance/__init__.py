@@ -4,17 +4,26 @@
 - :mod:`~dslab.governance.agent`: SgAgent, one per host: registers for providers, caches lists;
 - :mod:`~dslab.governance.scanner`: Scanner, central health checks with a double check and
   self-protection;
-- :mod:`~dslab.governance.provider`: a provider;
+- :mod:`~dslab.governance.weights`: the Scanner lowering a sick provider's weight (权重) in steps;
+- :mod:`~dslab.governance.rooms`: one Scanner per machine room (机房) with cross-room takeover;
+- :mod:`~dslab.governance.controller`: MNS-Controller, the tier that takes the registry's reads
+  and pushes;
+- :mod:`~dslab.governance.provider`: a provider (which may be slow or flaky for a while);
 - :mod:`~dslab.governance.experiments`, :mod:`~dslab.governance.plots`,
-  :mod:`~dslab.governance.widgets`.
+  :mod:`~dslab.governance.widgets`; :mod:`~dslab.governance.evolution` and
+  :mod:`~dslab.governance.evolution_plots` for weights, rooms, the controller tier and the
+  CP-to-AP registry move (which reuses :mod:`dslab.cap.registry`).
 
-Not modelled: MSGP (the portal), Watt (metrics), the weights Scanner lowers instead of removing,
-per-machine-room scanners, and OCTO 2.0's service mesh.
+Not modelled: MSGP (the portal), Watt (metrics), and OCTO 2.0's service mesh.
 """
 
 from dslab.governance.agent import SgAgent
+from dslab.governance.controller import MnsController
 from dslab.governance.mns import MODES, NamingService
 from dslab.governance.provider import Provider
+from dslab.governance.rooms import RoomScanner
 from dslab.governance.scanner import Scanner
+from dslab.governance.weights import WeightScanner
 
-__all__ = ["MODES", "NamingService", "Provider", "Scanner", "SgAgent"]
+__all__ = ["MODES", "MnsController", "NamingService", "Provider", "RoomScanner", "Scanner",
+           "SgAgent", "WeightScanner"]

@@ -3,7 +3,9 @@ agent's cache while the naming service is down. Each returns pandas DataFrames.
 
 The cluster: naming service ``mns``; three hosts, each with an agent ``agent<i>``, two providers
 of service ``pay`` (``p1``..``p6``) and one consumer client ``c<i>``; in scanner mode a
-``scanner`` node. Each consumer, every ``period_ms``, discovers ``pay`` through its own agent,
+``scanner`` node (``scanner="plain"``), a weight-lowering one (``"weights"``), or one scanner per
+machine room (``"rooms"``: host ``i`` is room ``A``, ``B``, ``C``, scanned by ``scanner-A``...).
+Each consumer, every ``period_ms``, discovers ``pay`` through its own agent,
 picks a listed provider at random and calls it. One row per consumer attempt: ``t_ms``,
 ``consumer``, ``provider``, ``outcome`` (``ok``, ``call_failed``, ``discover_failed``,
 ``no_provider``), ``listed`` (how many providers the agent listed).
@@ -21,12 +23,16 @@ from dslab.governance.agent import SgAgent
 from dslab.governance.messages import Discover, Work
 from dslab.governance.mns import MODES, NamingService
 from dslab.governance.provider import Provider
+from dslab.governance.rooms import RoomScanner
 from dslab.governance.scanner import Scanner
+from dslab.governance.weights import WeightScanner
 from dslab.sim import Sim, Uniform
 
 SERVICE = "pay"
 HOSTS = 3
 PER_HOST = 2
+ROOMS = ("A", "B", "C")  # host i is in machine room ROOMS[i - 1]
+SCANNERS = ("plain", "weights", "rooms")
 
 
 def run_cluster(
@@ -42,20 +48,39 @@ def run_cluster(
     probe_timeout_ms: float = 100.0,
     confirm: int = 2,
     faults: tuple[tuple[str, str, float], ...] = (),
+    scanner: str = "plain",
+    weighted: bool = False,
+    degraded: dict[str, tuple[tuple[float, float, float, float], ...]] | None = None,
+    scanner_options: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Sim]:
-    """Build the cluster, apply ``faults`` (``(verb, node, at_ms)``, verb crash or restart), run
-    the consumers for ``duration_ms`` and return their attempts and the ``Sim``."""
+    """Build the cluster, apply ``faults`` (``(verb, node, at_ms)``, verb crash, restart or
+    pause: ``("pause", node, at_ms, duration_ms)``), run the consumers for ``duration_ms`` and
+    return their attempts and the ``Sim``. ``weighted``: consumers pick providers in proportion
+    to their weights; ``degraded``: provider -> sick windows (see
+    :class:`~dslab.governance.provider.Provider`); ``scanner_options``: more arguments for the
+    scanner(s)."""
     check_seed(seed)
     check_choice("mode", mode, MODES)
     check_type("cache", cache, bool)
     check_number("duration_ms", duration_ms, min=0, min_inclusive=False)
     check_number("period_ms", period_ms, min=0, min_inclusive=False)
+    check_choice("scanner", scanner, SCANNERS)
+    check_type("weighted", weighted, bool)
+    degraded = dict(degraded or {})
+    for p in degraded:
+        check_choice("degraded provider", p, [f"p{i}" for i in range(1, HOSTS * PER_HOST + 1)])
+    opts = dict(interval_ms=scan_interval_ms, probe_timeout_ms=probe_timeout_ms,
+                confirm=confirm, **(scanner_options or {}))
     sim = Sim(seed, latency=Uniform(0.5, 1.5))
     sim.add_node("mns", lambda: NamingService(mode, session_timeout_ms=session_timeout_ms))
-    if mode == "scanner":
-        sim.add_node("scanner", lambda: Scanner(interval_ms=scan_interval_ms,
-                                                probe_timeout_ms=probe_timeout_ms,
-                                                confirm=confirm))
+    if mode == "scanner" and scanner == "plain":
+        sim.add_node("scanner", lambda: Scanner(**opts))
+    elif mode == "scanner" and scanner == "weights":
+        sim.add_node("scanner", lambda: WeightScanner(**opts))
+    elif mode == "scanner":
+        scanners = {r: f"scanner-{r}" for r in ROOMS}
+        for r in ROOMS:
+            sim.add_node(scanners[r], lambda r=r: RoomScanner(r, scanners, **opts))
     else:
         check_number("heartbeat_ms", heartbeat_ms, min=0, min_inclusive=False)
     hb = heartbeat_ms if mode == "heartbeat" else None
@@ -63,10 +88,15 @@ def run_cluster(
         sim.add_node(f"agent{h}", lambda: SgAgent(cache=cache))
         for k in range(PER_HOST):
             name = f"p{(h - 1) * PER_HOST + k + 1}"
-            sim.add_node(name, lambda h=h: Provider(SERVICE, f"agent{h}", heartbeat_ms=hb))
-    for verb, node, at in faults:
-        check_choice("fault verb", verb, ("crash", "restart"))
-        getattr(sim, verb)(node, at=at)
+            sim.add_node(name, lambda h=h, name=name: Provider(
+                SERVICE, f"agent{h}", heartbeat_ms=hb, room=ROOMS[h - 1],
+                degraded=degraded.get(name, ())))
+    for verb, node, at, *rest in faults:
+        check_choice("fault verb", verb, ("crash", "restart", "pause"))
+        if verb == "pause":
+            sim.pause(node, rest[0], at=at)
+        else:
+            getattr(sim, verb)(node, at=at)
     rows: list[dict[str, Any]] = []
 
     def consumer(h: int) -> Any:
@@ -76,14 +106,23 @@ def run_cluster(
         while sim.now < duration_ms:
             t0 = sim.now
             row = {"t_ms": t0, "consumer": client.name, "provider": None, "listed": None}
-            found = yield from client.call(f"agent{h}", Discover(SERVICE), timeout_ms=50.0)
+            found = yield from client.call(f"agent{h}", Discover(SERVICE, weighted),
+                                           timeout_ms=50.0)
             if not found.ok:
                 row["outcome"] = "discover_failed"
             elif not found.value:
                 row["outcome"], row["listed"] = "no_provider", 0
             else:
                 row["listed"] = len(found.value)
-                row["provider"] = found.value[rng.randrange(len(found.value))]
+                if weighted:
+                    x = rng.random() * sum(w for _, w in found.value)
+                    for p, w in found.value:  # in proportion to the weights
+                        row["provider"] = p
+                        if x < w:
+                            break
+                        x -= w
+                else:
+                    row["provider"] = found.value[rng.randrange(len(found.value))]
                 res = yield from client.call(row["provider"], Work(), timeout_ms=50.0)
                 row["outcome"] = "ok" if res.ok else "call_failed"
             rows.append(row)

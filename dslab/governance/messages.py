@@ -14,6 +14,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Register:
+    """``provider`` of ``service`` announces itself; ``room`` is its machine room (机房). With
+    ``ack`` the naming service answers ``Registered``."""
+
+    service: str
+    provider: str
+    room: str = ""
+    ack: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deregister:
+    """``provider`` leaves cleanly: the registry forgets it at once."""
+
     service: str
     provider: str
 
@@ -25,19 +38,41 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class Registered:
+    """The naming service's acknowledgement of a ``Register`` (sent to whoever sent it)."""
+
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deregistered:
+    """The naming service's acknowledgement of a ``Deregister``."""
+
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
-    """An agent asks for (and subscribes to) the provider list of ``service``."""
+    """An agent asks for the provider list of ``service`` and, with ``subscribe``, for pushes."""
 
     service: str
+    subscribe: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceList:
-    """The providers of ``service`` that are up, at the naming service's ``version``."""
+    """The providers of ``service`` that are up, at the naming service's ``version``, and their
+    ``weights`` (权重, same order; empty means all equal)."""
 
     service: str
     providers: tuple[str, ...]
     version: int
+    weights: tuple[int, ...] = ()
+
+    def weighted(self) -> tuple[tuple[str, int], ...]:
+        """``((provider, weight), ...)``; weight 10 for every provider if none were set."""
+        ws = self.weights or (10,) * len(self.providers)
+        return tuple(zip(self.providers, ws, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +82,13 @@ class ListAll:
 
 @dataclass(frozen=True, slots=True)
 class AllProviders:
-    """Every registered provider, up or down: ``((service, provider), ...)``."""
+    """Every registered provider, up or down: ``((service, provider), ...)``; ``rooms`` maps
+    providers to their machine room and ``down`` lists those marked down (a scanner taking over
+    a room starts from them)."""
 
     providers: tuple[tuple[str, str], ...]
+    rooms: tuple[tuple[str, str], ...] = ()
+    down: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +112,27 @@ class MarkUp:
 
 
 @dataclass(frozen=True, slots=True)
+class SetWeight:
+    """A scanner sets ``provider``'s weight (0 removes it from the lists served)."""
+
+    provider: str
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerBeat:
+    """A room's scanner tells the other rooms' scanners it is alive."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class Discover:
+    """A consumer asks its agent for ``service``'s providers: a tuple of names, or of
+    ``(name, weight)`` pairs if ``weighted``."""
+
     service: str
+    weighted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
