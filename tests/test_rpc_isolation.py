@@ -182,3 +182,24 @@ def test_a_method_thread_cap_also_protects_the_fast_method(starving):
     s = summary.set_index("variant")
     assert s.loc["method thread cap", "fast_success"] > 0.99, "replay with seed=3"
     assert s.loc["method thread cap", "method_limited"] > 0, "replay with seed=3"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: ex.isolation(variants=["nope"]), "variants='nope'"),
+        (lambda: ex.isolation(timeout_ms=0), "timeout_ms=0"),
+        (lambda: ex.isolation(incident=(500.0, 100.0)), "incident end=100.0"),
+        (lambda: ex.corruption(corrupt_prob=2), "corrupt_prob=2"),
+        (lambda: ex.server_filters(calls=0), "calls=0"),
+    ],
+)
+def test_bad_experiment_arguments_name_the_parameter(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_same_seed_same_isolation_run():
+    a = ex.isolation(seed=5, duration_ms=1500.0, incident=(300.0, 900.0))
+    b = ex.isolation(seed=5, duration_ms=1500.0, incident=(300.0, 900.0))
+    assert a[0].equals(b[0]) and a[1].equals(b[1]) and a[2] == b[2]

@@ -27,6 +27,7 @@ def test_hierarchical_ids_spell_the_path_from_the_root():
 def test_a_trace_with_hierarchical_ids_is_0_01_02_021_and_the_ids_give_the_tree():
     df = ex.hierarchical(seed=1)
     assert sorted(df.span_id) == ["0", "0.1", "0.2", "0.2.1"]
+
     def text(v):
         return v if isinstance(v, str) else None
 
@@ -119,3 +120,27 @@ def test_dapper_table_is_labelled_and_complete():
     t = ex.DAPPER_TABLE_2
     assert list(t.sampling) == ["1/1", "1/2", "1/4", "1/8", "1/16", "1/1024"]
     assert t.paper_latency_pct.is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: ex.propagation(modes=["nope"]), "modes='nope'"),
+        (lambda: ex.batching(buffers=[0]), "buffers=0"),
+        (lambda: ex.run(1, requests=1, span_ids="uuid"), "span_ids='uuid'"),
+        (lambda: ex.run(1, requests=1, propagation="magic"), "propagation='magic'"),
+        (lambda: BatchReporter("c", batch_spans=0), "batch_spans=0"),
+        (lambda: ex.overhead(denominators=(0,), requests=10), "denominators=0"),
+        (lambda: ex.cache_db(keys=0), "keys=0"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_same_seed_same_spans_with_batches_and_pools():
+    kw = {"requests": 30, "interval_ms": 0.25, "propagation": "inheritable", "batch": {}}
+    a, _, _ = ex.run(4, **kw)
+    b, _, _ = ex.run(4, **kw)
+    assert a.equals(b)
