@@ -12,6 +12,8 @@ Pipeline: 序列化 (serialization)   :mod:`dslab.rpc.codec`
 连接池 / 线程池 (client pools)      :mod:`dslab.rpc.pool`
 执行过程 1-5, 13-15 (client)        :mod:`dslab.rpc.client`
 服务端Filter, 线程池 (server)       :mod:`dslab.rpc.server`
+慢请求隔离, 方法限流 (isolation)    :mod:`dslab.rpc.isolation`, :mod:`dslab.rpc.server`
+完整性校验, 解压缩 (pipeline)       :mod:`dslab.rpc.pipeline`
 Netty client/server               the :class:`dslab.sim.Sim` network (latency, loss, faults)
 ================================  ==========================================================
 
@@ -27,6 +29,7 @@ from dslab.rpc.codec import Codec, SchemaMismatch
 from dslab.rpc.filters import (
     CircuitBreakerFilter,
     Filter,
+    HeaderFilter,
     LoadBalanceFilter,
     RetryFilter,
     TimeoutFilter,
@@ -58,6 +61,7 @@ __all__ = [
     "ConnectionPool",
     "Downstream",
     "Filter",
+    "HeaderFilter",
     "Invocation",
     "Job",
     "LeastActive",

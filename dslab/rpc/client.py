@@ -8,7 +8,8 @@ Rules (the notes' 执行过程, steps 1-5 and 13-15):
    chosen server from the bounded pool (waiting if all are busy; ``pool_timeout`` if it waits
    longer than ``acquire_timeout_ms``: a definite failure, nothing was sent), sends the request
    (a fresh envelope id per attempt, the same ``call_id`` on every retry) and waits up to
-   ``timeout_ms``.
+   ``timeout_ms``. With ``corrupt_prob`` a request may have one bit flipped on the wire (see
+   :mod:`dslab.rpc.pipeline` for the checksum that catches it).
 4. A reply is handed to a client thread (bounded pool), deserialized, and returned. A timeout
    returns ``info``: the request may still be running on the server.
 
@@ -22,10 +23,11 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dslab._validate import check_number, check_type
+from dslab._validate import check_number, check_probability, check_type
 from dslab.rpc.codec import Codec, SchemaMismatch
 from dslab.rpc.interface import Service, Stub
 from dslab.rpc.messages import Invocation, Reply
+from dslab.rpc.pipeline import flip_bit
 from dslab.rpc.pool import ConnectionPool, ThreadPool
 from dslab.sim.world import RpcResult, Sim
 
@@ -64,6 +66,7 @@ class RpcClient:
         threads: int = 4,
         dispatch_ms: float = 0.02,
         timeout_ms: float = 1000.0,
+        corrupt_prob: float = 0.0,
     ) -> None:
         check_type("sim", sim, Sim)
         if isinstance(servers, str) or not servers:
@@ -81,6 +84,9 @@ class RpcClient:
         self.threads = ThreadPool(sim.env, threads, dispatch_ms)
         self.timeout_ms = check_number("timeout_ms", timeout_ms, min=0, min_inclusive=False)
         self.rng = sim.stream(f"rpc-client/{name}")
+        #: chance that one bit of a request's bytes flips on the wire (a noisy link; 0 = never)
+        self.corrupt_prob = check_probability("corrupt_prob", corrupt_prob)
+        self.corrupted = 0
         self.calls = 0
         self.attempts = 0
         self.retries = 0
@@ -150,6 +156,9 @@ class RpcClient:
         t_conn = env.now
         timing["sent_ms"] = t_conn
         self.attempts += 1
+        if self.corrupt_prob and self.rng.random() < self.corrupt_prob:
+            payload = flip_bit(payload, self.rng)
+            self.corrupted += 1
         inv = Invocation(iface.__name__, call.method, payload, call.call_id, call.headers)
         try:
             res = yield from self.endpoint.call(node, inv, timeout_ms=call.timeout_ms)

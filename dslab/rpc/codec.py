@@ -27,6 +27,10 @@ class SchemaMismatch(ValueError):
     """The payload was written for another version of the interface: a definite failure."""
 
 
+class CorruptFrame(ValueError):
+    """A frame whose checksum does not match its bytes (see :mod:`dslab.rpc.pipeline`)."""
+
+
 @dataclass(frozen=True)
 class Codec:
     """Canonical-JSON codec with a schema header and a time cost per payload."""

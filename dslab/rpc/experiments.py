@@ -6,29 +6,40 @@
 4. :func:`idempotency` - a retried non-idempotent call applies twice; call ids (dedupe) fix it.
 5. :func:`balancing` - random / round robin / least active with one slow server.
 6. :func:`breaker` - a circuit breaker isolating a failing dependency, over time.
+7. :func:`isolation` - one slow method starves a shared server pool; a method thread cap or
+   Pigeon's slow-request isolation keeps the fast method alive.
+8. :func:`corruption` - bits flipped on the wire: JSON alone runs some calls with wrong arguments;
+   a CRC-32 frame turns every one into a definite ``corrupt_frame``.
+9. :func:`compression_table` - what zlib saves on different payloads (real bytes).
+10. :func:`server_filters` - auth and rate limiting refuse calls before they take a thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from random import Random
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from dslab._validate import check_choice, check_number, check_seed
+from dslab._validate import check_choice, check_number, check_probability, check_seed
 from dslab.rpc.balance import POLICIES
 from dslab.rpc.client import STAGES, RpcClient
+from dslab.rpc.codec import Codec
 from dslab.rpc.filters import (
     CircuitBreakerFilter,
+    HeaderFilter,
     LoadBalanceFilter,
     RetryFilter,
     TimeoutFilter,
 )
-from dslab.rpc.server import server
-from dslab.rpc.services import Counter, Echo
-from dslab.sim import Exponential, Sim, Uniform
+from dslab.rpc.isolation import SlowRequestIsolation
+from dslab.rpc.pipeline import COMPRESSED, FramedCodec, frame
+from dslab.rpc.server import AuthFilter, Downstream, RateLimitFilter, server
+from dslab.rpc.services import Api, Counter, Database, Echo
+from dslab.sim import Constant, Exponential, Sim, Uniform
 
 LATENCY = Uniform(0.4, 0.6)  # a data-centre network: about half a millisecond each way
 
@@ -492,4 +503,274 @@ def breaker(
     return pd.concat(series, ignore_index=True), pd.DataFrame(summary), transitions
 
 
-__all__ = ["anatomy", "balancing", "breaker", "idempotency", "load_sweep", "retry_storm"]
+# -- server filters -------------------------------------------------------------------------------
+def server_filters(seed: int = 1, *, calls: int = 6, interval_ms: float = 20.0) -> pd.DataFrame:
+    """Two clients call one server whose filters are auth (token ``s3cret``) and a rate limit of
+    20 calls/s with a burst of 2; ``c-good`` sends the token, ``c-bad`` does not."""
+    check_seed(seed)
+    check_number("calls", calls, min=1, integer=True)
+    check_number("interval_ms", interval_ms, min=0, min_inclusive=False)
+    sim = Sim(seed, latency=LATENCY)
+    sim.add_node(
+        "s1",
+        server(Counter, filters=[AuthFilter(["s3cret"]), RateLimitFilter(20.0, burst=2)]),
+    )
+    rows: list[dict[str, Any]] = []
+    for name, headers in (("c-good", {"token": "s3cret"}), ("c-bad", {})):
+        client = RpcClient(
+            sim, name, ["s1"], filters=[HeaderFilter(**headers), TimeoutFilter(100.0)]
+        )
+        stub = client.stub(Counter)
+
+        def work(stub: Any = stub, name: str = name) -> Any:
+            for i in range(calls):
+                t0 = sim.now
+                res = yield from stub.incr("x")
+                rows.append(
+                    {
+                        "client": name,
+                        "call": i,
+                        "sent_ms": round(t0, 1),
+                        "type": res.type,
+                        "error": res.error,
+                    }
+                )
+                yield sim.sleep(interval_ms)
+
+        sim.process(work())
+    sim.run()
+    return pd.DataFrame(rows).sort_values(["sent_ms", "client"]).reset_index(drop=True)
+
+
+# -- 7. slow-request isolation ------------------------------------------------------------------
+ISOLATION_VARIANTS = ("shared pool only", "method thread cap", "slow-request isolation")
+
+
+def isolation(
+    seed: int = 1,
+    *,
+    variants: Sequence[str] = ISOLATION_VARIANTS,
+    fast_per_s: float = 1000.0,
+    slow_per_s: float = 100.0,
+    workers: int = 8,
+    queue: int = 32,
+    slow_pool: tuple[int, int] = (4, 16),
+    method_cap: int = 4,
+    timeout_ms: float = 50.0,
+    db_slow_ms: float = 200.0,
+    incident: tuple[float, float] = (1000.0, 3000.0),
+    duration_ms: float = 4500.0,
+    window_ms: float = 100.0,
+    bin_ms: float = 100.0,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[tuple[float, str, str]]]]:
+    """``Api.fast`` (about 1 ms, from memory) and ``Api.slow`` (reads ``db``) share server ``s1``.
+
+    During ``incident`` the database answers ``s1`` after ``db_slow_ms`` instead of about 1 ms,
+    so each ``slow`` request holds a worker that long. Clients give up after ``timeout_ms``.
+    Returns ``(series, summary, transitions)``: per variant and time bin the success rate and
+    mean latency of each method; per variant the totals during the incident; and, for the
+    isolation variant, when ``slow`` moved between pools.
+    """
+    check_seed(seed)
+    for v in variants:
+        check_choice("variants", v, ISOLATION_VARIANTS)
+    check_number("fast_per_s", fast_per_s, min=0, min_inclusive=False)
+    check_number("slow_per_s", slow_per_s, min=0, min_inclusive=False)
+    check_number("timeout_ms", timeout_ms, min=0, min_inclusive=False)
+    check_number("db_slow_ms", db_slow_ms, min=0)
+    check_number("bin_ms", bin_ms, min=0, min_inclusive=False)
+    start, end = incident
+    check_number("incident start", start, min=0)
+    check_number("incident end", end, min=start)
+    check_number("duration_ms", duration_ms, min=end)
+    series, summary, transitions = [], [], {}
+    for v in variants:
+        kwargs: dict[str, Any] = {}
+        iso = None
+        if v == "method thread cap":
+            kwargs["method_threads"] = {"slow": method_cap}
+        elif v == "slow-request isolation":
+            iso = SlowRequestIsolation(timeout_ms, window_ms=window_ms)
+            kwargs.update(pools={"slow": slow_pool}, isolation=iso)
+        sim = Sim(seed, latency=LATENCY)
+        sim.add_node("db", server(Database, workers=256, queue=0, service_ms=Uniform(0.5, 1.5)))
+        sim.add_node(
+            "s1",
+            server(
+                Api,
+                workers=workers,
+                queue=queue,
+                service_ms=Uniform(0.5, 1.5),
+                downstream={"slow": [Downstream("db", Database, "query", {"key": "k"})]},
+                **kwargs,
+            ),
+        )
+        client = RpcClient(
+            sim,
+            "c1",
+            ["s1"],
+            filters=[TimeoutFilter(timeout_ms)],
+            connections_per_server=100_000,
+            threads=100_000,
+            dispatch_ms=0.0,
+        )
+        stub = client.stub(Api)
+        rows: list[dict[str, Any]] = []
+
+        def one(i: int, method: str, stub: Any = stub, rows: list = rows, sim: Sim = sim) -> Any:
+            t0 = sim.now
+            res = yield from getattr(stub, method)()
+            rows.append(
+                {
+                    "method": method,
+                    "start_ms": t0,
+                    "latency_ms": res.latency_ms,
+                    "type": res.type,
+                    "error": res.error,
+                }
+            )
+
+        def slow_db(sim: Sim = sim) -> Any:
+            yield sim.sleep(start)
+            sim.net.configure(src="s1", dst="db", latency=Constant(db_slow_ms))
+            yield sim.sleep(end - start)
+            sim.net.configure(src="s1", dst="db", latency=LATENCY)
+
+        sim.process(slow_db())
+        sim.process(_poisson(sim, fast_per_s, duration_ms, lambda i, o=one: o(i, "fast")))
+        sim.process(_poisson_named(sim, "workload/slow", slow_per_s, duration_ms, "slow", one))
+        sim.run(until=duration_ms + 10 * timeout_ms + db_slow_ms)
+        df = pd.DataFrame(rows)
+        df["bin"] = (df.start_ms // bin_ms) * bin_ms
+        ok = df.type == "ok"
+        g = df.assign(ok=ok, ok_ms=df.latency_ms.where(ok)).groupby(["method", "bin"])
+        s = (
+            pd.DataFrame({"success": g.ok.mean(), "mean_ok_ms": g.ok_ms.mean(), "calls": g.size()})
+            .reset_index()
+            .rename(columns={"bin": "t_ms"})
+        )
+        s.insert(0, "variant", v)
+        series.append(s)
+        during = df[(df.start_ms >= start) & (df.start_ms < end)]
+        row: dict[str, Any] = {"variant": v}
+        for m in ("fast", "slow"):
+            d = during[during.method == m]
+            row[f"{m}_calls"] = len(d)
+            row[f"{m}_success"] = float((d.type == "ok").mean()) if len(d) else np.nan
+        h = sim.handler("s1")
+        row["method_limited"] = h.stats["method_limited"]
+        row["rejected"] = h.stats["rejected"]
+        summary.append(row)
+        transitions[v] = list(iso.transitions) if iso else []
+    return pd.concat(series, ignore_index=True), pd.DataFrame(summary), transitions
+
+
+def _poisson_named(
+    sim: Sim, stream: str, rate_per_s: float, duration_ms: float, method: str, fire: Any
+) -> Generator[Any, Any, None]:
+    """Like :func:`_poisson`, from its own random stream (a second workload must not reshuffle
+    the first one's arrival times)."""
+    rng = sim.stream(stream)
+    i = 0
+    while True:
+        yield sim.sleep(rng.expovariate(rate_per_s / 1000.0))
+        if sim.now >= duration_ms:
+            return
+        sim.process(fire(i, method))
+        i += 1
+
+
+# -- 8. corruption on the wire ------------------------------------------------------------------
+def corruption(seed: int = 1, *, calls: int = 300, corrupt_prob: float = 0.2) -> pd.DataFrame:
+    """``calls`` puts of ``(k<i>, i)`` over a link that flips one bit of a request with
+    probability ``corrupt_prob``, with the plain JSON codec and with the CRC-32 frame.
+
+    ``wrong_args_applied`` counts puts the server applied with a key/value pair that no client
+    sent: silent corruption. ``detected`` counts definite failures, by error.
+    """
+    check_seed(seed)
+    check_number("calls", calls, min=1, integer=True)
+    check_probability("corrupt_prob", corrupt_prob)
+    rows = []
+    for name, codec in (("JSON only", Codec()), ("JSON + zlib + crc32 frame", FramedCodec())):
+        sim = Sim(seed, latency=LATENCY)
+        sim.add_node("s1", server(Counter, workers=4, queue=calls, codec=codec))
+        client = RpcClient(
+            sim,
+            "c1",
+            ["s1"],
+            codec=codec,
+            filters=[TimeoutFilter(1000.0)],
+            corrupt_prob=corrupt_prob,
+        )
+        stub = client.stub(Counter)
+        results: list[Any] = []
+
+        def work(stub: Any = stub, results: list = results) -> Any:
+            for i in range(calls):
+                results.append((yield from stub.put(f"k{i}", i)))
+
+        sim.process(work())
+        sim.run()
+        state = sim.handler("s1").impl.state
+        sent = {f"k{i}": i for i in range(calls)}
+        wrong = sum(1 for k, v in state.items() if sent.get(k) != v)
+        missing = sum(1 for k in sent if k not in state)
+        errors = pd.Series([r.error for r in results if r.type != "ok"], dtype=object)
+        rows.append(
+            {
+                "codec": name,
+                "calls": calls,
+                "corrupted_on_wire": client.corrupted,
+                "ok": sum(r.type == "ok" for r in results),
+                "wrong_args_applied": wrong,
+                "keys_missing": missing,
+                **{f"failed: {e}": int(n) for e, n in sorted(errors.value_counts().items())},
+            }
+        )
+    out = pd.DataFrame(rows)
+    failed = [c for c in out.columns if c.startswith("failed: ")]
+    out[failed] = out[failed].fillna(0).astype(int)
+    return out
+
+
+# -- 9. compression ------------------------------------------------------------------------------
+def compression_table(seed: int = 1) -> pd.DataFrame:
+    """Real bytes before and after the frame, for payloads of different shapes."""
+    check_seed(seed)
+    rng = Random(seed)
+    codec = Codec()
+    payloads = {
+        "small dict": {"key": "x", "by": 1},
+        "100 similar rows": [{"id": i, "name": f"user{i}", "active": True} for i in range(100)],
+        "text, 5 kB": " ".join(["the quick brown fox jumps over the lazy dog"] * 116),
+        "random hex, 5 kB": "".join(f"{rng.getrandbits(8):02x}" for _ in range(2500)),
+    }
+    rows = []
+    for label, value in payloads.items():
+        body = codec.encode("Echo", 1, value)
+        framed = frame(body)
+        rows.append(
+            {
+                "payload": label,
+                "json_bytes": len(body),
+                "framed_bytes": len(framed),
+                "compressed": bool(framed[2] & COMPRESSED),
+                "ratio": len(framed) / len(body),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "anatomy",
+    "balancing",
+    "breaker",
+    "compression_table",
+    "corruption",
+    "idempotency",
+    "isolation",
+    "load_sweep",
+    "retry_storm",
+    "server_filters",
+]

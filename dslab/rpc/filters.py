@@ -44,6 +44,18 @@ class Filter:
         return (yield from proceed(call))
 
 
+class HeaderFilter(Filter):
+    """Attach fixed headers (metadata such as an auth token) to every call."""
+
+    def __init__(self, **headers: str) -> None:
+        for k, v in headers.items():
+            check_type(f"headers[{k!r}]", v, str)
+        self.headers = tuple(sorted(headers.items()))
+
+    def invoke(self, client: Any, call: Any, proceed: Proceed) -> Generator[Any, Any, RpcResult]:
+        return (yield from proceed(replace(call, headers=call.headers + self.headers)))
+
+
 class TimeoutFilter(Filter):
     """Give up waiting for a reply after ``timeout_ms`` (an ``info`` outcome)."""
 

@@ -148,3 +148,53 @@ def plot_breaker(
     handles.append(Patch(color="#424242", label="breaker open"))
     legend_outside(a1, handles)
     return fig
+
+
+def plot_isolation(
+    series: pd.DataFrame,
+    transitions: dict[str, list[tuple[float, str, str]]],
+    seed: Any,
+    incident: tuple[float, float] = (1000.0, 3000.0),
+) -> Any:
+    """The fast method's success rate and latency over time, one line per variant; the slow
+    database in red, the time ``slow`` spent in the slow pool as a dark bar."""
+    fast = series[series.method == "fast"]
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9.0, 5.6), sharex=True, layout="constrained")
+    new_axes(
+        "Api.fast while Api.slow's database is slow (red band)",
+        seed=seed,
+        xlabel="",
+        ylabel="fast calls ok (%)",
+        ax=a1,
+    )
+    new_axes(
+        "Latency of the fast calls that succeeded",
+        seed=seed,
+        xlabel="time call started (ms)",
+        ylabel="mean latency (ms)",
+        ax=a2,
+    )
+    for i, (v, g) in enumerate(fast.groupby("variant", sort=False)):
+        c = VARIANT_COLORS[i % len(VARIANT_COLORS)]
+        ls = "--" if i == 1 else "-"  # dashed: visible where two lines coincide
+        a1.plot(g.t_ms, 100 * g.success, marker="o", ls=ls, ms=3, color=c, label=v)
+        a2.plot(g.t_ms, g.mean_ok_ms, marker="o", ls=ls, ms=3, color=c, label=v)
+    a1.set_ylim(-5, 105)
+    a2.set_ylim(bottom=0)
+    for ax in (a1, a2):
+        ax.axvspan(*incident, color=FAULT_COLOR, alpha=0.35, lw=0)
+    moved = None
+    for t, method, to in transitions.get("slow-request isolation", []):
+        if method != "slow":
+            continue
+        if to == "slow":
+            moved = t
+        elif moved is not None:
+            a1.axvspan(moved, t, ymin=0.93, ymax=1.0, color="#424242")
+            moved = None
+    from matplotlib.patches import Patch
+
+    handles, _ = a1.get_legend_handles_labels()
+    handles.append(Patch(color="#424242", label="slow isolated"))
+    legend_outside(a1, handles)
+    return fig

@@ -30,3 +30,23 @@ class Echo(Service):
     @idempotent
     def echo(self, data: Any) -> Any:
         return data
+
+
+class Api(Service):
+    """Two methods on one server: ``fast`` answers from memory, ``slow`` reads a database."""
+
+    @idempotent
+    def fast(self) -> str:
+        return "ok"
+
+    @idempotent
+    def slow(self) -> str:
+        return "ok"
+
+
+class Database(Service):
+    """A row per key (the database behind ``Api.slow`` and the tracing cache experiment)."""
+
+    @idempotent
+    def query(self, key: str) -> str:
+        return f"row:{key}"

@@ -2,8 +2,9 @@
 
 Rules:
 
-- :func:`spans_frame` merges client and server parts by span id: one row per span with ``cs``,
-  ``sr``, ``ss``, ``cr`` (NaN where a part was lost or not recorded) and the server node.
+- :func:`spans_frame` merges client and server parts by (trace id, span id): one row per span
+  with ``cs``, ``sr``, ``ss``, ``cr`` (NaN where a part was lost or not recorded) and the server
+  node.
 - :func:`check_tree`: a complete trace has exactly one root (no parent) and every parent id names
   a span of the same trace. Returns the problems found (empty list: a well-formed tree).
 - :func:`correct_skew`: ``sr`` and ``ss`` are read on the server's clock, ``cs`` and ``cr`` on the
@@ -40,10 +41,10 @@ COLUMNS = [
 
 
 def spans_frame(parts: Iterable[SpanPart]) -> pd.DataFrame:
-    rows: dict[str, dict] = {}
+    rows: dict[tuple[str, str], dict] = {}
     for p in parts:
         r = rows.setdefault(
-            p.span_id,
+            (p.trace_id, p.span_id),
             {c: math.nan for c in COLUMNS[6:]}
             | {
                 "trace_id": p.trace_id,

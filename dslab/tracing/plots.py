@@ -53,7 +53,8 @@ def plot_gantt(
         )
         if not np.isnan(r.sr):
             ax.barh(y, r.ss - r.sr, left=r.sr - t0, height=0.35, color=SERVER_COLOR)
-        labels.append("    " * dep[r.span_id] + f"{r.client_node}\u2192{r.server_node}")
+        callee = r.server_node if isinstance(r.server_node, str) else r.name  # untraced callee
+        labels.append("    " * dep[r.span_id] + f"{r.client_node}\u2192{callee}")
     ax.set_yticks(range(len(order)), labels)
     ax.invert_yaxis()
     ax.axvline(0, color="#757575", lw=0.8, ls=":")
@@ -140,4 +141,55 @@ def plot_sampling(df: pd.DataFrame, seed: Any) -> Any:
     a2.set_xscale("log")
     a2.set_ylim(0, max(float(df.slow_requests.max()), 1.0) * 1.45)
     a2.legend(loc="upper left")
+    return fig
+
+
+def plot_overhead(df: pd.DataFrame, paper: pd.DataFrame, seed: Any) -> Any:
+    """Latency and throughput change per sampling rate: this simulation beside Dapper's Table 2."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
+    x = np.arange(len(df))
+    merged = df.merge(paper, on="sampling", how="left")
+    for ax, ours, theirs, what in (
+        (a1, "latency_pct", "paper_latency_pct", "mean latency change (%)"),
+        (a2, "throughput_pct", "paper_throughput_pct", "throughput change (%)"),
+    ):
+        new_axes(
+            what.split(" change")[0].capitalize() + " cost of tracing",
+            seed=seed,
+            xlabel="sampling rate",
+            ylabel=what,
+            ax=ax,
+        )
+        ax.bar(x - 0.2, merged[ours], 0.4, color=SERVER_COLOR, label="this simulation")
+        ax.bar(
+            x + 0.2,
+            merged[theirs],
+            0.4,
+            color="#bdbdbd",
+            hatch="//",
+            label="Dapper paper, Table 2 (web search)",
+        )
+        ax.set_xticks(x, merged.sampling)
+        ax.axhline(0, color="#424242", lw=0.8)
+    a1.legend(loc="upper right")
+    return fig
+
+
+def plot_batching(df: pd.DataFrame, seed: Any) -> Any:
+    """Per reporting variant: messages and bytes sent to the collector, and what was lost."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
+    y = np.arange(len(df))
+    new_axes(
+        "Cost of reporting", seed=seed, xlabel="bytes sent per span received", ylabel="", ax=a1
+    )
+    a1.barh(y, df.bytes_per_span, color=SERVER_COLOR)
+    a1.set_yticks(y, df.reporting)
+    a1.invert_yaxis()
+    new_axes("Spans lost in a burst", seed=seed, xlabel="span parts (count)", ylabel="", ax=a2)
+    a2.barh(y, df.received, color=CLIENT_COLOR, label="received")
+    a2.barh(y, df.dropped, left=df.received, color=CRITICAL_COLOR, label="dropped: buffer full")
+    a2.set_yticks(y, [""] * len(df))
+    a2.invert_yaxis()
+    handles, _ = a2.get_legend_handles_labels()
+    legend_outside(a2, handles)
     return fig

@@ -9,10 +9,15 @@ Rules:
   simulated network, after the reply has gone; nobody waits for it). A lost report loses that
   part; the collector merges the parts it got into :class:`Span` rows by span id.
 - Tags are key/value pairs (the notes' custom "foo" annotation): the method, the node, errors.
+- A :class:`SpanBatch` carries many parts in one message, as zlib-compressed JSON (MTrace's
+  batched, compressed reporting; see :mod:`dslab.tracing.reporter`).
 """
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +55,43 @@ class SpanReport:
         return self.part.size_bytes()
 
 
+@dataclass(frozen=True, slots=True)
+class SpanBatch:
+    """Many parts in one message, compressed (MTrace's 批量压缩上报): real zlib over JSON."""
+
+    payload: bytes
+    count: int
+
+    @classmethod
+    def pack(cls, parts: Sequence[SpanPart]) -> SpanBatch:
+        rows = [
+            [p.trace_id, p.span_id, p.parent_id, p.name, p.kind, p.node, p.annotations, p.tags]
+            for p in parts
+        ]
+        body = json.dumps(rows, separators=(",", ":")).encode("utf-8")
+        return cls(zlib.compress(body, 6), len(parts))
+
+    def unpack(self) -> list[SpanPart]:
+        rows = json.loads(zlib.decompress(self.payload).decode("utf-8"))
+        return [
+            SpanPart(t, s, p, n, k, node, tuple(map(tuple, ann)), tuple(map(tuple, tags)))
+            for t, s, p, n, k, node, ann, tags in rows
+        ]
+
+    def size_bytes(self) -> int:
+        return len(self.payload) + 16
+
+
 class Collector(Handler):
     """Receives span reports and keeps them (Dapper's collection daemons + Bigtable, in one)."""
 
     def __init__(self) -> None:
         self.parts: list[SpanPart] = []
+        self.batches = 0
 
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
         if isinstance(msg, SpanReport):
             self.parts.append(msg.part)
+        elif isinstance(msg, SpanBatch):
+            self.batches += 1
+            self.parts.extend(msg.unpack())
