@@ -10,18 +10,23 @@ from dslab.zk.messages import (
     Ack,
     AckEpoch,
     AckNewLeader,
+    CloseSession,
     Commit,
     Create,
+    CreateSession,
     Delete,
     Exists,
     FollowerInfo,
     FollowerPing,
     Forward,
+    GetChildren,
+    GetData,
     NewEpoch,
     NewLeader,
     Notification,
     Proposal,
     SetData,
+    Sync,
     Txn,
     WatchEvent,
     make_zxid,
@@ -35,7 +40,10 @@ IDS = {"s1": 1, "s2": 2, "s3": 3}
 
 
 def server(name: str = "s1") -> tuple[ZkServer, Context]:
+    """A server whose tree already holds the session of client ``c1`` (every operation needs
+    a live session)."""
     h = ZkServer(name, IDS)
+    h.tree.apply(0, Txn(CreateSession(1000.0), "c1"))
     ctx = Context(name, peers=tuple(n for n in IDS if n != name))
     return h, ctx
 
@@ -245,17 +253,53 @@ def test_a_server_that_is_not_synchronised_refuses_requests_definitely():
 
 
 # -- the data tree and watches ----------------------------------------------------------------
-def test_sequential_suffix_comes_from_the_parents_cversion():
+def tree_with_session(session: str = "c") -> DataTree:
     t = DataTree()
-    t.apply(1, Txn(Create("/q"), "c"))
-    a, _ = t.apply(2, Txn(Create("/q/n-", sequential=True), "c"))
-    t.apply(3, Txn(Delete(a), "c"))
-    b, _ = t.apply(4, Txn(Create("/q/n-", sequential=True), "c"))
-    assert (a, b) == ("/q/n-0000000000", "/q/n-0000000002")
+    t.apply(1, Txn(CreateSession(1000.0), session))
+    return t
+
+
+def test_sequential_suffix_counts_the_parents_child_creations_not_deletions():
+    """Checked against ZooKeeper 3.8 (tests/test_real_zookeeper.py): create, delete, create
+    gives n-0000000000 then n-0000000001, while the parent's cversion, which counts creations
+    and deletions of children, is 3."""
+    t = tree_with_session()
+    t.apply(2, Txn(Create("/q"), "c"))
+    a, _ = t.apply(3, Txn(Create("/q/n-", sequential=True), "c"))
+    t.apply(4, Txn(Delete(a), "c"))
+    b, _ = t.apply(5, Txn(Create("/q/n-", sequential=True), "c"))
+    assert (a, b) == ("/q/n-0000000000", "/q/n-0000000001")
+    assert t.exists("/q").cversion == 3
+    t.apply(6, Txn(Create("/q/x"), "c"))  # any child creation counts, sequential or not
+    c, _ = t.apply(7, Txn(Create("/q/n-", sequential=True, ephemeral=True), "c"))
+    assert c == "/q/n-0000000003"
+
+
+def test_every_operation_on_an_expired_session_fails():
+    """After CloseSession commits, the session is gone for good: writes of any kind fail with
+    session_expired at every server (ZooKeeper's SESSIONEXPIRED)."""
+    t = tree_with_session()
+    t.apply(2, Txn(Create("/a", 1), "c"))
+    t.apply(3, Txn(CloseSession("expired"), "c"))
+    for z, op in enumerate([Create("/b"), SetData("/a", 2), Delete("/a")], start=4):
+        err, changes = t.apply(z, Txn(op, "c"))
+        assert isinstance(err, ZkError) and err.code == "session_expired", op
+        assert changes == []
+    assert t.get("/a")[0] == 1 and t.exists("/b") is None
+
+
+def test_a_server_refuses_reads_on_an_expired_session():
+    h, ctx = established_leader()
+    h.tree.apply(1, Txn(CreateSession(1000.0), "c1"))
+    h.tree.apply(2, Txn(CloseSession("expired"), "c1"))
+    for i, body in enumerate([Exists("/"), GetData("/"), GetChildren("/"), Sync("/")]):
+        h.on_message(ctx, "c1", Request(i, body))
+        resp = ctx.sent()[-1].msg
+        assert (resp.ok, resp.error) == (False, "session_expired"), body
 
 
 def test_set_data_and_delete_check_the_version():
-    t = DataTree()
+    t = tree_with_session()
     t.apply(1, Txn(Create("/a", 1), "c"))
     stat, _ = t.apply(2, Txn(SetData("/a", 2, version=0), "c"))
     assert stat.version == 1 and stat.mzxid == 2 and stat.czxid == 1
@@ -266,8 +310,6 @@ def test_set_data_and_delete_check_the_version():
 
 
 def test_ephemeral_nodes_need_a_live_session_and_die_with_it():
-    from dslab.zk.messages import CloseSession, CreateSession
-
     t = DataTree()
     err, _ = t.apply(1, Txn(Create("/e", ephemeral=True), "s"))
     assert err.code == "session_expired"
@@ -282,7 +324,7 @@ def test_a_watch_fires_once():
     h, ctx = established_leader()
     h.on_message(ctx, "c1", Request(1, Exists("/w", watch=True)))
     for i in range(2):
-        h.propose(ctx, Txn(Create("/w", 1) if i == 0 else SetData("/w", 2), "c9"))
+        h.propose(ctx, Txn(Create("/w", 1) if i == 0 else SetData("/w", 2), "c1"))
         h.on_message(ctx, "s1", Ack(1, h.last_zxid))
     events = [e.msg for e in ctx.sent(WatchEvent)]
     assert events == [WatchEvent("/w", "created", make_zxid(1, 1))]

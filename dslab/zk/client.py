@@ -45,6 +45,16 @@ from dslab.zk.tree import check_path
 
 Gen = Generator[Any, Any, Any]
 
+#: Which pending watches an event fires, as in ZooKeeper: data watches (set by ``get_data`` and
+#: ``exists``) hear of creation, data changes and deletion; child watches (``get_children``) hear
+#: of children coming and going, and of the node's own deletion.
+WATCH_KINDS_FIRED = {
+    "created": ("data",),
+    "changed": ("data",),
+    "children": ("child",),
+    "deleted": ("data", "child"),
+}
+
 
 class ZkClient(Client):
     """A ZooKeeper client with one session. Create it with :func:`add_zk_client`."""
@@ -67,7 +77,8 @@ class ZkClient(Client):
         self.expired = False
         self.paused_until = 0.0
         self._held: list[tuple[list[Any], str, Any]] = []
-        self._watchers: dict[str, list[Any]] = {}
+        # pending watches by (path, kind): "data" (get_data, exists) or "child" (get_children)
+        self._watchers: dict[tuple[str, str], list[Any]] = {}
         self.notifications = 0
 
     # -- network input -----------------------------------------------------------------------
@@ -85,10 +96,12 @@ class ZkClient(Client):
         )
         if msg.event == "session_expired":
             self.expired = True
-            waiting = [ev for evs in self._watchers.values() for ev in evs]
+            waiting = [ev for _, evs in sorted(self._watchers.items()) for ev in evs]
             self._watchers = {}
         else:
-            waiting = self._watchers.pop(msg.path, [])
+            waiting = []
+            for kind in WATCH_KINDS_FIRED[msg.event]:
+                waiting += self._watchers.pop((msg.path, kind), [])
         for ev in waiting:
             if not ev.triggered:
                 ev.succeed(msg)
@@ -158,12 +171,13 @@ class ZkClient(Client):
 
     def _read(self, f: str, body: Any, value: Any, watch: bool, record: bool) -> Gen:
         ev = None
+        key = (body.path, "child" if isinstance(body, GetChildren) else "data")
         if watch:
             ev = self.sim.env.event()
-            self._watchers.setdefault(body.path, []).append(ev)
+            self._watchers.setdefault(key, []).append(ev)
         res = yield from self._op(f, body, value, record)
-        if watch and not res.ok and ev in self._watchers.get(body.path, []):
-            self._watchers[body.path].remove(ev)
+        if watch and not res.ok and ev in self._watchers.get(key, []):
+            self._watchers[key].remove(ev)
         return (res, ev) if watch else res
 
     def create(

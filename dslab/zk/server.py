@@ -724,6 +724,10 @@ class ZkServer(Handler):
             else:
                 ctx.send(src, Response(req.id, False, None, "unknown_session"))
             return
+        if src in self.tree.closed_sessions and not isinstance(body, CreateSession):
+            # an expired (or closed) session is dead for good: nothing it sends is served
+            ctx.send(src, Response(req.id, False, None, "session_expired"))
+            return
         if isinstance(body, READ_OPS):
             self.serve_read(ctx, src, req)
             return
