@@ -5,7 +5,8 @@ Rules (Hunt et al. 2010, section 2.1 "Service overview"; the course notes, "Zook
 - The namespace is a tree of *znodes* named by absolute paths (``/app/lock/n-0000000003``). Every
   znode holds a little data and a :class:`Stat`: ``czxid`` (the zxid of the transaction that
   created it), ``mzxid`` (of the last change), ``version`` (number of data changes), ``cversion``
-  (number of changes to its children: creations and deletions) and ``ephemeral_owner`` (the session of an ephemeral node).
+  (number of changes to its children: creations and deletions) and ``ephemeral_owner`` (the
+  session of an ephemeral node).
 - Four kinds: persistent, ephemeral (deleted when its session ends; it cannot have children),
   and the sequential variants of both, whose name gets a ten-digit suffix: the number of
   children ever created under the parent before it, so the suffixes grow in the order the
