@@ -25,7 +25,7 @@ nothing, not even pings, and handles what arrives only afterwards. It is the cli
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from dslab._validate import check_choice, check_number, check_type
 from dslab.sim.world import Client, RpcResult, Sim
@@ -263,6 +263,37 @@ def seq_of(name: str) -> int:
     return int(name[-10:])
 
 
+@runtime_checkable
+class RecipeClient(Protocol):
+    """What the recipes use of a client: :class:`ZkClient` on the simulator, or an adapter over
+    a real ZooKeeper client (``tests/test_real_zookeeper.py`` runs :class:`Lock` unchanged
+    against ZooKeeper 3.8 through one backed by kazoo). Operations are generators returning an
+    :class:`~dslab.sim.RpcResult`; with ``watch=True`` they return ``(result, event)`` and the
+    recipe yields the event to wait for the watch."""
+
+    expired: bool
+
+    def invoke(self, f: str, value: Any = None) -> Any: ...
+
+    def complete(self, invocation: Any, result: Any, value: Any = None) -> Any: ...
+
+    def create(
+        self,
+        path: str,
+        data: Any = None,
+        *,
+        ephemeral: bool = False,
+        sequential: bool = False,
+        record: bool = True,
+    ) -> Gen: ...
+
+    def delete(self, path: str, version: int = -1, *, record: bool = True) -> Gen: ...
+
+    def exists(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
+
+    def get_children(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
+
+
 class Lock:
     """The lock recipe: an ephemeral sequential node per contender, lowest number holds.
 
@@ -274,8 +305,14 @@ class Lock:
     acquire_f = "acquire"
     release_f = "release"
 
-    def __init__(self, client: ZkClient, path: str = "/lock", mode: str = "predecessor") -> None:
-        check_type("client", client, ZkClient)
+    def __init__(
+        self, client: RecipeClient, path: str = "/lock", mode: str = "predecessor"
+    ) -> None:
+        if not isinstance(client, RecipeClient):
+            raise TypeError(
+                f"client={client!r} has type {type(client).__name__}; expected a ZkClient (or "
+                "an object with its recipe interface, dslab.zk.client.RecipeClient)"
+            )
         self.client = client
         self.path = check_path(path)
         self.mode = check_choice("mode", mode, ("predecessor", "herd"))
@@ -337,5 +374,5 @@ class LeaderElection(Lock):
     acquire_f = "campaign"
     release_f = "resign"
 
-    def __init__(self, client: ZkClient, path: str = "/election") -> None:
+    def __init__(self, client: RecipeClient, path: str = "/election") -> None:
         super().__init__(client, path, "predecessor")
