@@ -197,3 +197,99 @@ def plot_holds(df: pd.DataFrame, title: str = "Who believes it holds the lock (t
     ax.set_ylim(-0.6, len(holders) - 0.1)
     ax.set_xlim(left=0)
     return fig
+
+
+def plot_boot(df: pd.DataFrame, title: str = "Servers powered on one after another"):
+    """One row per server: its state over time (off, looking, following, leading)."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="server (myid)",
+        figsize=(8.0, 3.2),
+    )
+    servers = sorted(df["server"].unique(), key=lambda s: int(s[1:]))
+    colors = {**STATE_COLORS, "off": "#eeeeee"}
+    for _, r in df.iterrows():
+        ax.barh(
+            servers.index(r["server"]),
+            r["end_ms"] - r["start_ms"],
+            left=r["start_ms"],
+            height=0.6,
+            color=colors.get(r["state"], "#999999"),
+            edgecolor="black",
+        )
+    for state in ("off", "looking", "following", "leading"):
+        ax.barh(0, 0, color=colors[state], edgecolor="black", label=state)
+    est = df.attrs.get("established_ms")
+    if est == est:  # not NaN
+        ax.axvline(est, color="black", ls="--", lw=1, label=f"leader established ({est:.0f} ms)")
+    ax.set_yticks(range(len(servers)), [f"{s} ({s[1:]})" for s in servers])
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_split_brain(df: pd.DataFrame, title: str = "Writes acknowledged on each side of a split"):
+    """For each split case, the writes acknowledged (and refused or timed out) on each side."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="split (servers = side A + side B)",
+        ylabel="writes during the split",
+        figsize=(8.0, 3.8),
+    )
+    cases = list(dict.fromkeys(df["case"]))
+    width = 0.38
+    for k, side in enumerate(("A", "B")):
+        d = df[df["side"] == side].set_index("case").reindex(cases)
+        xs = [i + (k - 0.5) * width for i in range(len(cases))]
+        bottom = [0] * len(cases)
+        for col, color, label in (
+            ("ok", "#2a9d8f", "acknowledged"),
+            ("fail", "#e76f51", "refused (definitely not done)"),
+            ("unknown", "#e9c46a", "timed out (unknown)"),
+        ):
+            ax.bar(
+                xs,
+                d[col],
+                width,
+                bottom=bottom,
+                color=color,
+                edgecolor="black",
+                label=label if k == 0 else None,
+            )
+            bottom = [b + v for b, v in zip(bottom, d[col], strict=True)]
+        for x, size, top in zip(xs, d["size"], bottom, strict=True):
+            ax.text(x, top + 0.5, f"{side}: {size}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(cases)), cases)
+    ax.set_ylim(0, df[["ok", "fail", "unknown"]].sum(axis=1).max() * 1.25)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_fault_tolerance(df: pd.DataFrame, title: str = "Crashes an ensemble survives"):
+    """Largest number of crashed servers after which a write still commits, per ensemble size,
+    each bar labelled with the size of a majority quorum."""
+    df = _frame(df)
+    tolerated = df.attrs["tolerated"]
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="servers in the ensemble",
+        ylabel="crashed servers tolerated",
+        figsize=(7.0, 3.6),
+    )
+    ns = sorted(tolerated)
+    quorum = df.groupby("servers")["quorum"].first()
+    for parity, color, label in ((1, "#2a9d8f", "odd: 2N+1 servers"), (0, "#e9c46a", "even: 2N+2")):
+        sel = [n for n in ns if n % 2 == parity]
+        ax.bar(sel, [tolerated[n] for n in sel], color=color, edgecolor="black", label=label)
+    for n in ns:
+        ax.text(n, tolerated[n] + 0.05, f"quorum {quorum[n]}", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(ns)
+    ax.set_yticks(range(0, max(tolerated.values()) + 2))
+    ax.legend(loc="upper left")
+    return fig
