@@ -293,3 +293,73 @@ def plot_fault_tolerance(df: pd.DataFrame, title: str = "Crashes an ensemble sur
     ax.set_yticks(range(0, max(tolerated.values()) + 2))
     ax.legend(loc="upper left")
     return fig
+
+
+def plot_config(df: pd.DataFrame, title: str = "What each subscriber of /config sees"):
+    """Per subscriber, the value it has read over time (a step line, one marker per read), and
+    the moments the publisher's writes were acknowledged."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="value of /config",
+        figsize=(8.0, 3.8),
+    )
+    published = df.attrs.get("published", {})
+    ax.plot(
+        list(published.values()),
+        list(published.keys()),
+        "k_",
+        ms=12,
+        mew=2,
+        label="write acknowledged to the publisher",
+    )
+    for who, d in df.groupby("subscriber"):
+        ax.step(d["time_ms"], d["value"], where="post", marker="o", ms=4, label=f"{who} reads")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_config_sweep(df: pd.DataFrame, title: str = "Versions a subscriber sees"):
+    """Share of the published versions a subscriber read, against the publishing interval."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="interval between writes (ms)",
+        ylabel="share of versions read",
+        figsize=(7.0, 3.4),
+    )
+    ax.plot(df["interval_ms"], df["seen_share"], "o-", color="#264653")
+    ax.set_xscale("log")
+    ax.set_xticks(list(df["interval_ms"]), [f"{v:g}" for v in df["interval_ms"]])
+    ax.set_ylim(0, 1.05)
+    return fig
+
+
+def plot_group(df: pd.DataFrame, title: str = "Group membership: the monitor's view and the truth"):
+    """Number of members over time: who is really alive (truth) and what the monitor's child
+    watch has shown it (view); the clean leave and the crash are marked."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="members",
+        figsize=(8.0, 3.6),
+    )
+    end = df["time_ms"].max() * 1.05
+    for kind, style in (("truth", dict(color="black", lw=2)), ("view", dict(color="#e76f51"))):
+        d = df[df["kind"] == kind]
+        xs, ys = list(d["time_ms"]) + [end], list(d["count"]) + [d["count"].iloc[-1]]
+        label = "alive (truth)" if kind == "truth" else "monitor's view"
+        ax.step(xs, ys, where="post", label=label, **style)
+    for key, text in (("leave_ms", "clean leave"), ("crash_ms", "crash")):
+        t = df.attrs.get(key)
+        if t is not None:
+            ax.axvline(t, color="#555555", ls=":", lw=1)
+            ax.text(t, df["count"].max() + 0.3, text, ha="center", fontsize=9)
+    ax.set_ylim(0, df["count"].max() + 1)
+    ax.legend(loc="lower left")
+    return fig
