@@ -124,6 +124,85 @@ def test_watches_fire_once():
     assert sum(1 for e in sim.history.events if e.name == "notified") == 1
 
 
+def test_data_watches_and_child_watches_on_one_path_are_separate():
+    """ZooKeeper keeps data watches (getData/exists) apart from child watches (getChildren):
+    a change of /a's data fires only the data watch, a new child only the child watch."""
+    sim, names = build_ensemble(3, 3)
+    run_until_leader(sim)
+    c = add_zk_client(sim, "c", names, server=names[0])
+    w = add_zk_client(sim, "w", names, server=names[1])
+    fired: dict[str, list[tuple[str, str]]] = {"data": [], "child": []}
+
+    def note(kind):
+        return lambda e: fired[kind].append((e.value.path, e.value.event))
+
+    def go():
+        yield from c.connect()
+        yield from w.connect()
+        yield from c.create("/a", 0)
+        _, data_ev = yield from w.get_data("/a", watch=True)
+        _, child_ev = yield from w.get_children("/a", watch=True)
+        data_ev.callbacks.append(note("data"))
+        child_ev.callbacks.append(note("child"))
+        yield from c.set_data("/a", 1)
+        yield sim.sleep(20)
+        assert not child_ev.triggered  # a data change is no news for a child watch
+        yield from c.create("/a/x", 0)
+        yield sim.sleep(20)
+
+    sim.run(until=sim.process(go()))
+    assert fired == {"data": [("/a", "changed")], "child": [("/a", "children")]}
+
+
+def test_deleting_a_node_fires_its_data_and_child_watches_once():
+    sim, names = build_ensemble(3, 3)
+    run_until_leader(sim)
+    c = add_zk_client(sim, "c", names, server=names[0])
+    fired = []
+
+    def go():
+        yield from c.connect()
+        yield from c.create("/a", 0)
+        _, data_ev = yield from c.exists("/a", watch=True)
+        _, child_ev = yield from c.get_children("/a", watch=True)
+        yield from c.delete("/a")
+        yield sim.sleep(20)
+        fired.extend([data_ev.value.event, child_ev.value.event])
+
+    sim.run(until=sim.process(go()))
+    assert fired == ["deleted", "deleted"]
+    assert sum(1 for e in sim.history.events if e.name == "notified") == 1  # one message
+
+
+def test_a_client_whose_session_expired_can_neither_read_nor_write():
+    sim, names = build_ensemble(5, 3)
+    run_until_leader(sim)
+    c = add_zk_client(sim, "c", names, server=names[0], session_timeout_ms=200.0)
+    out = {}
+
+    def go():
+        yield from c.connect()
+        yield from c.create("/a", 0)
+        c.pause(1000.0)  # silent far past its session timeout
+        yield sim.sleep(1000.0)
+        yield from c.stall()
+        for name, op in [
+            ("get", c.get_data("/a")),
+            ("exists", c.exists("/a")),
+            ("children", c.get_children("/")),
+            ("set", c.set_data("/a", 1)),
+            ("create", c.create("/b", 1)),
+            ("delete", c.delete("/a")),
+        ]:
+            res = yield from op
+            out[name] = (res.type, res.error)
+
+    sim.run(until=sim.process(go()))
+    assert out == {k: ("fail", "session_expired") for k in out}, out
+    assert len(out) == 6
+    assert all(sim.handler(n).tree.get("/a")[0] == 0 for n in names)
+
+
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("mode", ["predecessor", "herd"])
 def test_the_lock_recipe_gives_mutual_exclusion_without_pauses(seed, mode):

@@ -10,17 +10,23 @@ from dslab.zk.messages import (
     Ack,
     AckEpoch,
     AckNewLeader,
+    CloseSession,
     Commit,
     Create,
+    CreateSession,
     Delete,
     Exists,
     FollowerInfo,
+    FollowerPing,
     Forward,
+    GetChildren,
+    GetData,
     NewEpoch,
     NewLeader,
     Notification,
     Proposal,
     SetData,
+    Sync,
     Txn,
     WatchEvent,
     make_zxid,
@@ -34,7 +40,10 @@ IDS = {"s1": 1, "s2": 2, "s3": 3}
 
 
 def server(name: str = "s1") -> tuple[ZkServer, Context]:
+    """A server whose tree already holds the session of client ``c1`` (every operation needs
+    a live session)."""
     h = ZkServer(name, IDS)
+    h.tree.apply(0, Txn(CreateSession(1000.0), "c1"))
     ctx = Context(name, peers=tuple(n for n in IDS if n != name))
     return h, ctx
 
@@ -110,7 +119,18 @@ def test_a_restarted_server_joins_the_leader_a_quorum_reports():
     h.on_start(ctx)
     h.round = 1
     h.on_message(ctx, "s3", Notification(3, 5, 1, 4, "leading"))
+    h.on_message(ctx, "s2", Notification(3, 5, 1, 4, "following"))
     assert h.state == "following" and h.leader == "s3"
+
+
+def test_a_looking_server_does_not_join_a_leader_on_its_own_word():
+    """A server that says it leads may have been elected on stale votes with an old history;
+    joining it needs a quorum of *other* servers that already follow it (ZooKeeper's
+    out-of-election check), else a newer history could be truncated to its older one."""
+    h, ctx = server("s1")
+    h.on_start(ctx)
+    h.on_message(ctx, "s3", Notification(3, 5, 1, 4, "leading"))
+    assert h.state == "looking"
 
 
 # -- discovery and synchronisation ------------------------------------------------------------
@@ -142,7 +162,7 @@ def test_synchronisation_truncates_uncommitted_proposals_and_sends_the_missing_o
     for c in (1, 2):
         h.append(ctx, make_zxid(1, c), txn(f"/a{c}"))
     new = (make_zxid(2, 1), txn("/b"))
-    h.on_message(ctx, "s3", NewLeader(2, keep=1, entries=(new,), commit_zxid=0))
+    h.on_message(ctx, "s3", NewLeader(2, 1, (new,), 0, their_len=2, their_last=make_zxid(1, 2)))
     assert h.zxids() == (make_zxid(1, 1), make_zxid(2, 1))
     assert ctx.storage["log_len"] == 2 and ctx.storage["current_epoch"] == 2
     assert ctx.sent(AckNewLeader)[-1].msg == AckNewLeader(2, make_zxid(2, 1))
@@ -159,8 +179,9 @@ def test_the_leader_sends_only_what_follows_the_common_prefix():
 
 def test_the_leader_is_established_and_commits_its_history_on_a_quorum_of_acks():
     h, ctx = established_leader()
-    h.established = False
+    h.established, h.new_epoch = False, 1
     h.append(ctx, make_zxid(1, 1), txn("/a"))
+    h.on_message(ctx, "s1", AckEpoch(1, 0, ()))  # s1 voted for this leader's epoch
     h.on_message(ctx, "s1", AckNewLeader(1, make_zxid(1, 1)))
     assert h.established and h.commit_index == 1
     assert "/a" in h.tree.nodes
@@ -232,17 +253,53 @@ def test_a_server_that_is_not_synchronised_refuses_requests_definitely():
 
 
 # -- the data tree and watches ----------------------------------------------------------------
-def test_sequential_suffix_comes_from_the_parents_cversion():
+def tree_with_session(session: str = "c") -> DataTree:
     t = DataTree()
-    t.apply(1, Txn(Create("/q"), "c"))
-    a, _ = t.apply(2, Txn(Create("/q/n-", sequential=True), "c"))
-    t.apply(3, Txn(Delete(a), "c"))
-    b, _ = t.apply(4, Txn(Create("/q/n-", sequential=True), "c"))
-    assert (a, b) == ("/q/n-0000000000", "/q/n-0000000002")
+    t.apply(1, Txn(CreateSession(1000.0), session))
+    return t
+
+
+def test_sequential_suffix_counts_the_parents_child_creations_not_deletions():
+    """Checked against ZooKeeper 3.8 (tests/test_real_zookeeper.py): create, delete, create
+    gives n-0000000000 then n-0000000001, while the parent's cversion, which counts creations
+    and deletions of children, is 3."""
+    t = tree_with_session()
+    t.apply(2, Txn(Create("/q"), "c"))
+    a, _ = t.apply(3, Txn(Create("/q/n-", sequential=True), "c"))
+    t.apply(4, Txn(Delete(a), "c"))
+    b, _ = t.apply(5, Txn(Create("/q/n-", sequential=True), "c"))
+    assert (a, b) == ("/q/n-0000000000", "/q/n-0000000001")
+    assert t.exists("/q").cversion == 3
+    t.apply(6, Txn(Create("/q/x"), "c"))  # any child creation counts, sequential or not
+    c, _ = t.apply(7, Txn(Create("/q/n-", sequential=True, ephemeral=True), "c"))
+    assert c == "/q/n-0000000003"
+
+
+def test_every_operation_on_an_expired_session_fails():
+    """After CloseSession commits, the session is gone for good: writes of any kind fail with
+    session_expired at every server (ZooKeeper's SESSIONEXPIRED)."""
+    t = tree_with_session()
+    t.apply(2, Txn(Create("/a", 1), "c"))
+    t.apply(3, Txn(CloseSession("expired"), "c"))
+    for z, op in enumerate([Create("/b"), SetData("/a", 2), Delete("/a")], start=4):
+        err, changes = t.apply(z, Txn(op, "c"))
+        assert isinstance(err, ZkError) and err.code == "session_expired", op
+        assert changes == []
+    assert t.get("/a")[0] == 1 and t.exists("/b") is None
+
+
+def test_a_server_refuses_reads_on_an_expired_session():
+    h, ctx = established_leader()
+    h.tree.apply(1, Txn(CreateSession(1000.0), "c1"))
+    h.tree.apply(2, Txn(CloseSession("expired"), "c1"))
+    for i, body in enumerate([Exists("/"), GetData("/"), GetChildren("/"), Sync("/")]):
+        h.on_message(ctx, "c1", Request(i, body))
+        resp = ctx.sent()[-1].msg
+        assert (resp.ok, resp.error) == (False, "session_expired"), body
 
 
 def test_set_data_and_delete_check_the_version():
-    t = DataTree()
+    t = tree_with_session()
     t.apply(1, Txn(Create("/a", 1), "c"))
     stat, _ = t.apply(2, Txn(SetData("/a", 2, version=0), "c"))
     assert stat.version == 1 and stat.mzxid == 2 and stat.czxid == 1
@@ -253,8 +310,6 @@ def test_set_data_and_delete_check_the_version():
 
 
 def test_ephemeral_nodes_need_a_live_session_and_die_with_it():
-    from dslab.zk.messages import CloseSession, CreateSession
-
     t = DataTree()
     err, _ = t.apply(1, Txn(Create("/e", ephemeral=True), "s"))
     assert err.code == "session_expired"
@@ -269,7 +324,130 @@ def test_a_watch_fires_once():
     h, ctx = established_leader()
     h.on_message(ctx, "c1", Request(1, Exists("/w", watch=True)))
     for i in range(2):
-        h.propose(ctx, Txn(Create("/w", 1) if i == 0 else SetData("/w", 2), "c9"))
+        h.propose(ctx, Txn(Create("/w", 1) if i == 0 else SetData("/w", 2), "c1"))
         h.on_message(ctx, "s1", Ack(1, h.last_zxid))
     events = [e.msg for e in ctx.sent(WatchEvent)]
     assert events == [WatchEvent("/w", "created", make_zxid(1, 1))]
+
+
+# -- issue 7, bug 4: a stale leader kept alive by followers of a newer epoch ------------------
+def stale_leader(epoch: int = 3) -> tuple[ZkServer, Context]:
+    """s3 leads epoch ``epoch`` (discovery done: it proposed ``epoch``), no follower synced."""
+    h, ctx = server("s3")
+    ctx.storage["accepted_epoch"] = epoch
+    ctx.storage["current_epoch"] = epoch
+    h.become_leading(ctx)
+    h.new_epoch = h.epoch = epoch
+    h.infos = {"s3": epoch, "s1": epoch - 1, "s2": epoch - 1}
+    return h, ctx
+
+
+def test_a_leader_counts_only_followers_that_acknowledged_its_epoch():
+    h, ctx = stale_leader(3)
+    # s1 and s2 have moved on to epoch 4: they keep (re)joining, but never ack epoch 3
+    for t in range(0, 400, 20):
+        ctx.local_time = float(t)
+        for peer in ("s1", "s2"):
+            h.on_message(ctx, peer, FollowerInfo(accepted_epoch=4, zxids=()))
+        h.on_timer(ctx, "tick")
+        if h.state != "leading":
+            break
+    assert h.state == "looking", "a leader heard only from followers of a newer epoch"
+    assert ctx.local_time <= h.config.sync_limit_ms + 2 * h.config.tick_ms
+
+
+def test_a_follower_that_acked_the_epoch_keeps_its_leader_leading():
+    h, ctx = stale_leader(3)
+    h.on_message(ctx, "s1", AckEpoch(3, 2, ()))
+    h.on_message(ctx, "s1", AckNewLeader(3, 0))
+    assert h.established
+    for t in range(20, 400, 20):
+        ctx.local_time = float(t)
+        h.on_message(ctx, "s1", FollowerPing(3, ()))
+        h.on_timer(ctx, "tick")
+    assert h.state == "leading"
+
+
+def test_a_follower_votes_for_each_epoch_once():
+    """Zab: a follower acknowledges NEWEPOCH(e) as a vote for one leader only. A repeat from the
+    same leader is a vote again; the same epoch from a rival gets an ack that is not a vote."""
+    h, ctx = follower_of("s3", epoch=1)
+    h.on_message(ctx, "s3", NewEpoch(2))
+    h.on_message(ctx, "s3", NewEpoch(2))  # the same leader re-sends it: still a vote
+    assert [(e.dst, e.msg.vote) for e in ctx.sent(AckEpoch)] == [("s3", True), ("s3", True)]
+    h.state, h.leader = "following", "s2"  # it now follows a rival that also picked epoch 2
+    h.on_message(ctx, "s2", NewEpoch(2))
+    assert [(e.dst, e.msg.vote) for e in ctx.sent(AckEpoch)][-1] == ("s2", False)
+    assert h.state == "following"  # it may still be synchronised if s2 gets a quorum
+
+
+def test_only_a_quorum_of_epoch_votes_establishes_a_leader():
+    """Two would-be leaders can pick the same epoch; only one can get a quorum of votes."""
+    h, ctx = stale_leader(2)
+    h.on_message(ctx, "s1", AckEpoch(2, 1, (), vote=False))  # s1 voted for a rival of epoch 2
+    h.on_message(ctx, "s1", AckNewLeader(2, 0))
+    assert not h.established
+    h.on_message(ctx, "s2", AckEpoch(2, 1, ()))
+    h.on_message(ctx, "s2", AckNewLeader(2, 0))
+    assert h.established
+
+
+def test_a_follower_hears_its_leader_only_in_messages_a_leader_sends():
+    """Two servers that each think the other leads must not keep each other alive: the
+    messages a follower sends (FollowerInfo, FollowerPing) are no sign of a leader."""
+    h, ctx = follower_of("s3", epoch=2)
+    for t in range(0, 400, 20):
+        ctx.local_time = float(t)
+        h.on_message(ctx, "s3", FollowerPing(2, ()))
+        h.on_message(ctx, "s3", FollowerInfo(2, ()))
+        h.on_timer(ctx, "tick")
+        if h.state != "following":
+            break
+    assert h.state == "looking"
+
+
+def test_a_leader_that_hears_of_a_newer_accepted_epoch_steps_down():
+    """A server that accepted epoch 4 can never acknowledge epoch 3 (Zab's promise); a leader
+    of epoch 3 that learns of it gives way, so the next election picks an epoch above 4
+    instead of leaving that server re-joining and leaving forever."""
+    h, ctx = stale_leader(3)
+    h.on_message(ctx, "s2", AckEpoch(3, 2, ()))
+    h.on_message(ctx, "s1", FollowerInfo(accepted_epoch=4, zxids=()))
+    assert h.state == "looking"
+    assert not ctx.sent(NewEpoch)
+
+
+def test_a_leader_not_established_within_the_init_limit_gives_up():
+    """Followers that ack the epoch without voting for it (they promised it to a rival) keep
+    answering; without a quorum of votes the leader must elect again, not wait forever."""
+    h, ctx = stale_leader(2)
+    for t in range(0, 600, 20):
+        ctx.local_time = float(t)
+        for peer in ("s1", "s2"):
+            h.on_message(ctx, peer, AckEpoch(2, 1, (), vote=False))
+        h.on_timer(ctx, "tick")
+        if h.state != "leading":
+            break
+    assert h.state == "looking"
+    assert ctx.local_time <= h.config.init_limit_ms + 2 * h.config.tick_ms
+
+
+def test_a_follower_ignores_a_synchronisation_computed_from_a_log_it_no_longer_has():
+    """A follower may ask to be synchronised twice (FollowerInfo on joining, again on its tick):
+    the second NewLeader, computed from the older log, must not truncate what the first one
+    brought (committed transactions) - it is stale."""
+    h, ctx = follower_of("s3", epoch=1)
+    h.serving = False
+    a, b = (make_zxid(1, 1), txn("/a")), (make_zxid(1, 2), txn("/b"))
+    for _ in range(2):  # both computed from the empty log the follower had
+        h.on_message(ctx, "s3", NewLeader(1, 0, (a, b), make_zxid(1, 2), their_len=0, their_last=0))
+    assert h.zxids() == (make_zxid(1, 1), make_zxid(1, 2))
+    assert not [e for e in ctx.effects if getattr(e, "name", "") == "truncate"]
+    assert len(ctx.sent(AckNewLeader)) == 1
+
+
+def test_a_follower_not_yet_synchronised_ignores_proposals():
+    h, ctx = follower_of("s3", epoch=1)
+    h.serving = False
+    h.on_message(ctx, "s3", Proposal(1, make_zxid(1, 1), 0, txn("/a")))
+    assert h.log == [] and not ctx.sent(Ack)

@@ -49,3 +49,5 @@ def test_client_arguments_are_checked():
         c.create("a/b").send(None)
     with pytest.raises(ValueError, match="mode='x'"):
         Lock(c, mode="x")
+    with pytest.raises(TypeError, match="client='c'"):
+        Lock("c")

@@ -7,6 +7,9 @@
   :class:`Lock` and :class:`LeaderElection`.
 - :mod:`dslab.zk.cluster` -- :func:`build_ensemble`, :func:`leader_of`, :func:`trees`.
 - :mod:`dslab.zk.experiments` and :mod:`dslab.zk.plots` -- the chapter's experiments.
+- :mod:`dslab.zk.quorums` -- the start-up election, split brain, and why 2N+1 servers.
+- :mod:`dslab.zk.recipes` -- configuration pub-sub and group membership with watches.
+- :mod:`dslab.zk.nemesis` -- ZAB under a mixed nemesis, and the rules every run must keep.
 """
 
 from dslab.zk.client import LeaderElection, Lock, ZkClient, add_zk_client

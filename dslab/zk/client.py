@@ -25,7 +25,7 @@ nothing, not even pings, and handles what arrives only afterwards. It is the cli
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from dslab._validate import check_choice, check_number, check_type
 from dslab.sim.world import Client, RpcResult, Sim
@@ -44,6 +44,16 @@ from dslab.zk.messages import (
 from dslab.zk.tree import check_path
 
 Gen = Generator[Any, Any, Any]
+
+#: Which pending watches an event fires, as in ZooKeeper: data watches (set by ``get_data`` and
+#: ``exists``) hear of creation, data changes and deletion; child watches (``get_children``) hear
+#: of children coming and going, and of the node's own deletion.
+WATCH_KINDS_FIRED = {
+    "created": ("data",),
+    "changed": ("data",),
+    "children": ("child",),
+    "deleted": ("data", "child"),
+}
 
 
 class ZkClient(Client):
@@ -67,7 +77,8 @@ class ZkClient(Client):
         self.expired = False
         self.paused_until = 0.0
         self._held: list[tuple[list[Any], str, Any]] = []
-        self._watchers: dict[str, list[Any]] = {}
+        # pending watches by (path, kind): "data" (get_data, exists) or "child" (get_children)
+        self._watchers: dict[tuple[str, str], list[Any]] = {}
         self.notifications = 0
 
     # -- network input -----------------------------------------------------------------------
@@ -85,10 +96,12 @@ class ZkClient(Client):
         )
         if msg.event == "session_expired":
             self.expired = True
-            waiting = [ev for evs in self._watchers.values() for ev in evs]
+            waiting = [ev for _, evs in sorted(self._watchers.items()) for ev in evs]
             self._watchers = {}
         else:
-            waiting = self._watchers.pop(msg.path, [])
+            waiting = []
+            for kind in WATCH_KINDS_FIRED[msg.event]:
+                waiting += self._watchers.pop((msg.path, kind), [])
         for ev in waiting:
             if not ev.triggered:
                 ev.succeed(msg)
@@ -158,12 +171,13 @@ class ZkClient(Client):
 
     def _read(self, f: str, body: Any, value: Any, watch: bool, record: bool) -> Gen:
         ev = None
+        key = (body.path, "child" if isinstance(body, GetChildren) else "data")
         if watch:
             ev = self.sim.env.event()
-            self._watchers.setdefault(body.path, []).append(ev)
+            self._watchers.setdefault(key, []).append(ev)
         res = yield from self._op(f, body, value, record)
-        if watch and not res.ok and ev in self._watchers.get(body.path, []):
-            self._watchers[body.path].remove(ev)
+        if watch and not res.ok and ev in self._watchers.get(key, []):
+            self._watchers[key].remove(ev)
         return (res, ev) if watch else res
 
     def create(
@@ -249,6 +263,37 @@ def seq_of(name: str) -> int:
     return int(name[-10:])
 
 
+@runtime_checkable
+class RecipeClient(Protocol):
+    """What the recipes use of a client: :class:`ZkClient` on the simulator, or an adapter over
+    a real ZooKeeper client (``tests/test_real_zookeeper.py`` runs :class:`Lock` unchanged
+    against ZooKeeper 3.8 through one backed by kazoo). Operations are generators returning an
+    :class:`~dslab.sim.RpcResult`; with ``watch=True`` they return ``(result, event)`` and the
+    recipe yields the event to wait for the watch."""
+
+    expired: bool
+
+    def invoke(self, f: str, value: Any = None) -> Any: ...
+
+    def complete(self, invocation: Any, result: Any, value: Any = None) -> Any: ...
+
+    def create(
+        self,
+        path: str,
+        data: Any = None,
+        *,
+        ephemeral: bool = False,
+        sequential: bool = False,
+        record: bool = True,
+    ) -> Gen: ...
+
+    def delete(self, path: str, version: int = -1, *, record: bool = True) -> Gen: ...
+
+    def exists(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
+
+    def get_children(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
+
+
 class Lock:
     """The lock recipe: an ephemeral sequential node per contender, lowest number holds.
 
@@ -260,8 +305,14 @@ class Lock:
     acquire_f = "acquire"
     release_f = "release"
 
-    def __init__(self, client: ZkClient, path: str = "/lock", mode: str = "predecessor") -> None:
-        check_type("client", client, ZkClient)
+    def __init__(
+        self, client: RecipeClient, path: str = "/lock", mode: str = "predecessor"
+    ) -> None:
+        if not isinstance(client, RecipeClient):
+            raise TypeError(
+                f"client={client!r} has type {type(client).__name__}; expected a ZkClient (or "
+                "an object with its recipe interface, dslab.zk.client.RecipeClient)"
+            )
         self.client = client
         self.path = check_path(path)
         self.mode = check_choice("mode", mode, ("predecessor", "herd"))
@@ -323,5 +374,5 @@ class LeaderElection(Lock):
     acquire_f = "campaign"
     release_f = "resign"
 
-    def __init__(self, client: ZkClient, path: str = "/election") -> None:
+    def __init__(self, client: RecipeClient, path: str = "/election") -> None:
         super().__init__(client, path, "predecessor")

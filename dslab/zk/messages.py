@@ -143,20 +143,28 @@ class NewEpoch:
 
 @dataclass(frozen=True, slots=True)
 class AckEpoch:
+    """``vote`` is False when the follower already gave this epoch to another leader (ZooKeeper
+    then acks with epoch -1): the leader may synchronise it but must not count it."""
+
     epoch: int
     current_epoch: int
     zxids: tuple[int, ...]
+    vote: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class NewLeader:
     """Synchronisation: keep the first ``keep`` log entries, append ``entries``, then the log
-    equals the leader's; the entries up to ``commit_zxid`` are committed."""
+    equals the leader's; the entries up to ``commit_zxid`` are committed. It answers one
+    ``AckEpoch``: ``their_len`` and ``their_last`` describe the follower log it was computed
+    from, so that a follower whose log has changed since ignores it as stale."""
 
     epoch: int
     keep: int
     entries: tuple[tuple[int, Txn], ...]
     commit_zxid: int
+    their_len: int = 0
+    their_last: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,3 +197,169 @@ def plot_holds(df: pd.DataFrame, title: str = "Who believes it holds the lock (t
     ax.set_ylim(-0.6, len(holders) - 0.1)
     ax.set_xlim(left=0)
     return fig
+
+
+def plot_boot(df: pd.DataFrame, title: str = "Servers powered on one after another"):
+    """One row per server: its state over time (off, looking, following, leading)."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="server (myid)",
+        figsize=(8.0, 3.2),
+    )
+    servers = sorted(df["server"].unique(), key=lambda s: int(s[1:]))
+    colors = {**STATE_COLORS, "off": "#eeeeee"}
+    for _, r in df.iterrows():
+        ax.barh(
+            servers.index(r["server"]),
+            r["end_ms"] - r["start_ms"],
+            left=r["start_ms"],
+            height=0.6,
+            color=colors.get(r["state"], "#999999"),
+            edgecolor="black",
+        )
+    for state in ("off", "looking", "following", "leading"):
+        ax.barh(0, 0, color=colors[state], edgecolor="black", label=state)
+    est = df.attrs.get("established_ms")
+    if est == est:  # not NaN
+        ax.axvline(est, color="black", ls="--", lw=1, label=f"leader established ({est:.0f} ms)")
+    ax.set_yticks(range(len(servers)), [f"{s} ({s[1:]})" for s in servers])
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_split_brain(df: pd.DataFrame, title: str = "Writes acknowledged on each side of a split"):
+    """For each split case, the writes acknowledged (and refused or timed out) on each side."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="split (servers = side A + side B)",
+        ylabel="writes during the split",
+        figsize=(8.0, 3.8),
+    )
+    cases = list(dict.fromkeys(df["case"]))
+    width = 0.38
+    for k, side in enumerate(("A", "B")):
+        d = df[df["side"] == side].set_index("case").reindex(cases)
+        xs = [i + (k - 0.5) * width for i in range(len(cases))]
+        bottom = [0] * len(cases)
+        for col, color, label in (
+            ("ok", "#2a9d8f", "acknowledged"),
+            ("fail", "#e76f51", "refused (definitely not done)"),
+            ("unknown", "#e9c46a", "timed out (unknown)"),
+        ):
+            ax.bar(
+                xs,
+                d[col],
+                width,
+                bottom=bottom,
+                color=color,
+                edgecolor="black",
+                label=label if k == 0 else None,
+            )
+            bottom = [b + v for b, v in zip(bottom, d[col], strict=True)]
+        for x, size, top in zip(xs, d["size"], bottom, strict=True):
+            ax.text(x, top + 0.5, f"{side}: {size}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(cases)), cases)
+    ax.set_ylim(0, df[["ok", "fail", "unknown"]].sum(axis=1).max() * 1.25)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_fault_tolerance(df: pd.DataFrame, title: str = "Crashes an ensemble survives"):
+    """Largest number of crashed servers after which a write still commits, per ensemble size,
+    each bar labelled with the size of a majority quorum."""
+    df = _frame(df)
+    tolerated = df.attrs["tolerated"]
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="servers in the ensemble",
+        ylabel="crashed servers tolerated",
+        figsize=(7.0, 3.6),
+    )
+    ns = sorted(tolerated)
+    quorum = df.groupby("servers")["quorum"].first()
+    for parity, color, label in ((1, "#2a9d8f", "odd: 2N+1 servers"), (0, "#e9c46a", "even: 2N+2")):
+        sel = [n for n in ns if n % 2 == parity]
+        ax.bar(sel, [tolerated[n] for n in sel], color=color, edgecolor="black", label=label)
+    for n in ns:
+        ax.text(n, tolerated[n] + 0.05, f"quorum {quorum[n]}", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(ns)
+    ax.set_yticks(range(0, max(tolerated.values()) + 2))
+    ax.legend(loc="upper left")
+    return fig
+
+
+def plot_config(df: pd.DataFrame, title: str = "What each subscriber of /config sees"):
+    """Per subscriber, the value it has read over time (a step line, one marker per read), and
+    the moments the publisher's writes were acknowledged."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="value of /config",
+        figsize=(8.0, 3.8),
+    )
+    published = df.attrs.get("published", {})
+    ax.plot(
+        list(published.values()),
+        list(published.keys()),
+        "k_",
+        ms=12,
+        mew=2,
+        label="write acknowledged to the publisher",
+    )
+    for who, d in df.groupby("subscriber"):
+        ax.step(d["time_ms"], d["value"], where="post", marker="o", ms=4, label=f"{who} reads")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def plot_config_sweep(df: pd.DataFrame, title: str = "Versions a subscriber sees"):
+    """Share of the published versions a subscriber read, against the publishing interval."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="interval between writes (ms)",
+        ylabel="share of versions read",
+        figsize=(7.0, 3.4),
+    )
+    ax.plot(df["interval_ms"], df["seen_share"], "o-", color="#264653")
+    ax.set_xscale("log")
+    ax.set_xticks(list(df["interval_ms"]), [f"{v:g}" for v in df["interval_ms"]])
+    ax.set_ylim(0, 1.05)
+    return fig
+
+
+def plot_group(df: pd.DataFrame, title: str = "Group membership: the monitor's view and the truth"):
+    """Number of members over time: who is really alive (truth) and what the monitor's child
+    watch has shown it (view); the clean leave and the crash are marked."""
+    df = _frame(df)
+    fig, ax = new_axes(
+        title,
+        seed=df.attrs.get("seed"),
+        xlabel="time (ms)",
+        ylabel="members",
+        figsize=(8.0, 3.6),
+    )
+    end = df["time_ms"].max() * 1.05
+    for kind, style in (("truth", dict(color="black", lw=2)), ("view", dict(color="#e76f51"))):
+        d = df[df["kind"] == kind]
+        xs, ys = list(d["time_ms"]) + [end], list(d["count"]) + [d["count"].iloc[-1]]
+        label = "alive (truth)" if kind == "truth" else "monitor's view"
+        ax.step(xs, ys, where="post", label=label, **style)
+    for key, text in (("leave_ms", "clean leave"), ("crash_ms", "crash")):
+        t = df.attrs.get(key)
+        if t is not None:
+            ax.axvline(t, color="#555555", ls=":", lw=1)
+            ax.text(t, df["count"].max() + 0.3, text, ha="center", fontsize=9)
+    ax.set_ylim(0, df["count"].max() + 1)
+    ax.legend(loc="lower left")
+    return fig

@@ -18,19 +18,27 @@ Election (LOOKING, Zab §IV-A "Phase 0"; the notes' "Zookeeper选举机制")
     votes it holds equal its own (and no better vote arrives within ``finalize_wait_ms``), the
     candidate is elected: it becomes LEADING, the others
     FOLLOWING. A server that is not looking answers a looking one with its current vote and state,
-    so a restarted server joins the existing leader (:meth:`ZkServer.handle_notification`).
+    so a restarted server joins the existing leader (:meth:`ZkServer.handle_notification`) --
+    but only when a quorum backs that leader: other servers that report it, the leader saying it
+    leads. A server's own claim to lead is not enough (it may have won on stale votes).
 Discovery (Zab phase 1)
   * Followers send ``FollowerInfo`` with their accepted epoch. Once a quorum is in, the leader picks
     a new epoch, larger than every accepted epoch it heard of, persists it and sends ``NewEpoch``.
-    A follower accepts only a larger epoch (persisting it) and answers ``AckEpoch`` with its log.
+    A follower accepts only a larger epoch (persisting it and the leader it came from) and
+    answers ``AckEpoch`` with its log: a *vote* for that leader. It votes for each epoch once: a
+    rival proposing the same epoch gets an ack that is not a vote (ZooKeeper acks with -1). A
+    smaller epoch sends it back to LOOKING; a leader that hears of an accepted epoch above its
+    own steps down, so the next election picks an epoch above it.
     (The election already chose a server with the most recent history of a quorum, so, as in
     ZooKeeper's implementation, the leader's own log is the history to install.)
 Synchronisation (Zab phase 2)
   * For each follower the leader finds the longest common prefix of the two logs and sends
     ``NewLeader``: truncate to the prefix (proposals of an old epoch that were never committed),
-    append what is missing. The follower persists the log and the new current epoch, then acks.
-    On acks from a quorum the leader is *established*: its whole log is committed, and only now
-    does it accept writes.
+    append what is missing. The follower persists the log and the new current epoch, then acks;
+    it ignores a ``NewLeader`` computed from a log it no longer has, and proposals before it.
+    On acks from a quorum, and a quorum of epoch votes, the leader is *established* (so an epoch
+    has at most one established leader): its whole log is committed, and only now does it accept
+    writes. A leader not established within ``init_limit_ms`` goes back to LOOKING.
 Broadcast (Zab phase 3, the notes' 消息广播模式)
   * A write becomes a ``Proposal`` with the next zxid, sent to followers in zxid order. A follower
     appends it to its log and persists it before answering ``Ack``. When a quorum (the leader
@@ -39,7 +47,10 @@ Broadcast (Zab phase 3, the notes' 消息广播模式)
 Liveness
   * Leader and followers ping each other every ``tick_ms``; a follower that hears nothing from
     its leader for ``sync_limit_ms``, or a leader that hears from less than a quorum, goes back to
-    LOOKING.
+    LOOKING. A leader counts only followers that acknowledged its epoch (``FollowerInfo`` from a
+    server that moved on to a newer epoch does not keep it alive), and a follower counts only
+    what a leader sends (two servers that each think the other leads must not keep each other
+    alive).
 Clients and sessions (Hunt et al. §2, §4)
   * Reads (``GetData``, ``Exists``, ``GetChildren``) are answered from the local tree of the server
     the client is connected to, so they may be stale; ``Sync`` makes the server catch up with the
@@ -114,10 +125,16 @@ class ZkConfig:
     sync_limit_ms: float = 100.0
     election_timeout_ms: float = 60.0
     finalize_wait_ms: float = 8.0
+    #: How long a new leader may take to be established (ZooKeeper's initLimit); ``None``
+    #: means twice ``sync_limit_ms``.
+    init_limit_ms: float | None = None
 
     def __post_init__(self) -> None:
         check_number("tick_ms", self.tick_ms, min=0, min_inclusive=False)
         check_number("sync_limit_ms", self.sync_limit_ms, min=self.tick_ms, min_inclusive=False)
+        if self.init_limit_ms is None:
+            object.__setattr__(self, "init_limit_ms", 2 * self.sync_limit_ms)
+        check_number("init_limit_ms", self.init_limit_ms, min=self.tick_ms, min_inclusive=False)
         check_number("election_timeout_ms", self.election_timeout_ms, min=0, min_inclusive=False)
         check_number("finalize_wait_ms", self.finalize_wait_ms, min=0)
 
@@ -171,6 +188,8 @@ class ZkServer(Handler):
         self.forward_to: list[str] = []
         self.match: dict[str, int] = {}
         self.new_leader_acks: set[str] = set()
+        self.epoch_acks: set[str] = set()  # followers that acknowledged this leader's epoch
+        self.epoch_votes: set[str] = set()  # ... and gave it their vote for that epoch
         self.queued: list[Txn] = []
         self.pending_syncs: list[tuple[int, Txn]] = []
         self.deadlines: dict[str, float] = {}
@@ -243,7 +262,8 @@ class ZkServer(Handler):
             self.handle_notification(ctx, src, msg)
             return
         if self.state == "leading":
-            self.last_heard[src] = ctx.now()
+            if self.acknowledges_my_epoch(src, msg):
+                self.last_heard[src] = ctx.now()
             handler = {
                 FollowerInfo: self.handle_follower_info,
                 AckEpoch: self.handle_ack_epoch,
@@ -253,7 +273,6 @@ class ZkServer(Handler):
                 FollowerPing: self.handle_follower_ping,
             }.get(type(msg))
         elif self.state == "following" and src == self.leader:
-            self.last_leader = ctx.now()
             handler = {
                 NewEpoch: self.handle_new_epoch,
                 NewLeader: self.handle_new_leader,
@@ -262,6 +281,8 @@ class ZkServer(Handler):
                 SyncDone: self.handle_sync_done,
                 LeaderPing: self.handle_leader_ping,
             }.get(type(msg))
+            if handler is not None:  # only what a leader sends shows that it leads
+                self.last_leader = ctx.now()
         else:
             handler = None
         if handler is not None:
@@ -326,14 +347,18 @@ class ZkServer(Handler):
                 # wait a little for a better vote before deciding (ZooKeeper's finalizeWait)
                 ctx.set_timer("finalize", self.config.finalize_wait_ms)
         else:
-            # a server outside the election tells us who leads; join if a quorum says so
+            # A server outside the election tells us who leads. Join only if a quorum already
+            # backs that leader: other servers that report it (the leader itself saying it
+            # leads), plus this one if its own vote is the same. A server's claim to lead is
+            # not enough: it may have been elected on stale votes, with an older history.
             self.out_of_election[src] = n
             backers = [s for s, m in self.out_of_election.items() if m.leader == n.leader]
             leader_name = self.by_id.get(n.leader)
             says_leading = leader_name in self.out_of_election and (
                 self.out_of_election[leader_name].state == "leading"
             )
-            if says_leading and len(backers) + 1 >= self.quorum:
+            mine = 1 if self.vote == theirs else 0
+            if says_leading and len(backers) + mine >= self.quorum:
                 self.decide(ctx, (n.epoch, n.zxid, n.leader))
 
     def quorum_agrees(self) -> bool:
@@ -359,19 +384,46 @@ class ZkServer(Handler):
         self.infos = {self.name: self.accepted_epoch(ctx)}
         self.match = {}
         self.new_leader_acks = set()
+        self.epoch_acks = set()
+        self.epoch_votes = set()
         self.forward_to = []
         self.last_heard = {}
         self.started_leading = ctx.now()
         ctx.set_timer("tick", self.config.tick_ms)
 
+    def acknowledges_my_epoch(self, src: str, msg: Any) -> bool:
+        """Does ``msg`` show that ``src`` is a follower of this leader's epoch?
+
+        Only such messages keep a leader leading (ZooKeeper's leader likewise counts only the
+        learners it has synchronised): an ``AckEpoch`` for the epoch it proposed, then acks and
+        pings of that epoch from a server that sent it. A ``FollowerInfo`` does not count: it
+        may come from a server that has accepted a newer epoch and will never follow this
+        leader, and counting it let a stale leader "lead" forever while the others kept
+        re-joining it and leaving (issue 7: an election storm, no write committing).
+        """
+        if isinstance(msg, AckEpoch):
+            return self.new_epoch is not None and msg.epoch == self.new_epoch
+        return (
+            src in self.epoch_acks
+            and isinstance(msg, (AckNewLeader, Ack, FollowerPing))
+            and msg.epoch == self.epoch
+        )
+
     def handle_follower_info(self, ctx: Context, src: str, msg: FollowerInfo) -> None:
         self.infos[src] = msg.accepted_epoch
+        if self.new_epoch is not None and msg.accepted_epoch > self.new_epoch:
+            # It promised a newer epoch and will never acknowledge ours: give way, so that the
+            # next election picks an epoch above every accepted one and it can rejoin.
+            ctx.log("newer_epoch", epoch=self.new_epoch, follower=src, accepted=msg.accepted_epoch)
+            self.start_looking(ctx)
+            return
         if self.new_epoch is not None:
             ctx.send(src, NewEpoch(self.new_epoch))
             return
         if len(self.infos) >= self.quorum:
             self.new_epoch = max(self.infos.values()) + 1
             ctx.storage["accepted_epoch"] = self.new_epoch
+            ctx.storage["accepted_from"] = self.name
             for peer in sorted(self.infos):
                 if peer != self.name:
                     ctx.send(peer, NewEpoch(self.new_epoch))
@@ -379,6 +431,9 @@ class ZkServer(Handler):
     def handle_ack_epoch(self, ctx: Context, src: str, msg: AckEpoch) -> None:
         if msg.epoch != self.new_epoch:
             return
+        self.epoch_acks.add(src)
+        if msg.vote:
+            self.epoch_votes.add(src)
         if self.current_epoch(ctx) != self.new_epoch:
             ctx.storage["current_epoch"] = self.new_epoch  # the leader accepts its own NEWLEADER
             self.epoch = self.new_epoch
@@ -393,7 +448,9 @@ class ZkServer(Handler):
                 break
             keep += 1
         commit_zxid = self.log[self.commit_index - 1][0] if self.commit_index else 0
-        ctx.send(dst, NewLeader(self.epoch, keep, tuple(self.log[keep:]), commit_zxid))
+        last = their[-1] if their else 0
+        entries = tuple(self.log[keep:])
+        ctx.send(dst, NewLeader(self.epoch, keep, entries, commit_zxid, len(their), last))
         if dst not in self.forward_to:
             self.forward_to.append(dst)
         self.match[dst] = 0
@@ -403,7 +460,11 @@ class ZkServer(Handler):
             return
         self.match[src] = self.pos[msg.last_zxid] + 1 if msg.last_zxid else 0
         self.new_leader_acks.add(src)
-        if not self.established and len(self.new_leader_acks) + 1 >= self.quorum:
+        if (
+            not self.established
+            and len(self.new_leader_acks) + 1 >= self.quorum
+            and len(self.epoch_votes) + 1 >= self.quorum  # one established leader per epoch
+        ):
             self.established = True
             self.serving = True
             ctx.log("established", epoch=self.epoch, log_len=len(self.log))
@@ -493,6 +554,12 @@ class ZkServer(Handler):
             ctx.log("lost_quorum", epoch=self.epoch)
             self.start_looking(ctx)
             return
+        if not self.established and now - self.started_leading > self.config.init_limit_ms:
+            # followers that answer but never give this epoch a quorum of votes (they promised
+            # it to a rival) must not keep it "leading" forever: elect again, with a new epoch
+            ctx.log("not_established", epoch=self.new_epoch)
+            self.start_looking(ctx)
+            return
         if self.established:
             self.check_sessions(ctx)
         ctx.set_timer("tick", self.config.tick_ms)
@@ -516,20 +583,39 @@ class ZkServer(Handler):
         ctx.set_timer("tick", self.config.tick_ms)
 
     def handle_new_epoch(self, ctx: Context, src: str, msg: NewEpoch) -> None:
-        if msg.epoch < self.accepted_epoch(ctx):
+        """Accept a newer epoch and vote for its leader; vote for each epoch once.
+
+        Two would-be leaders can pick the same epoch (each from FollowerInfos sent before the
+        other's NewEpoch arrived); a follower that voted for one answers the other with an
+        ``AckEpoch`` that is not a vote, as ZooKeeper answers with epoch -1. A repeat from the
+        leader it voted for is a vote again (the leader re-sends NewEpoch to a follower that has
+        not been synchronised yet)."""
+        accepted = self.accepted_epoch(ctx)
+        if msg.epoch < accepted:
             self.start_looking(ctx)  # a stale leader
             return
-        ctx.storage["accepted_epoch"] = msg.epoch
-        ctx.send(src, AckEpoch(msg.epoch, self.current_epoch(ctx), self.zxids()))
+        vote = msg.epoch > accepted or ctx.storage.get("accepted_from") == src
+        if vote:
+            ctx.storage["accepted_epoch"] = msg.epoch
+            ctx.storage["accepted_from"] = src
+        ctx.send(src, AckEpoch(msg.epoch, self.current_epoch(ctx), self.zxids(), vote))
 
     def handle_new_leader(self, ctx: Context, src: str, msg: NewLeader) -> None:
-        """Synchronise with the leader: truncate, append, persist, then ack."""
+        """Synchronise with the leader: truncate, append, persist, then ack.
+
+        Only if the NewLeader was computed from the log this follower has now: a follower may
+        ask twice (on joining and on its next tick), and the second answer, computed from the
+        older log, would truncate what the first one brought."""
+        if (msg.their_len, msg.their_last) != (len(self.log), self.last_zxid):
+            return
         if msg.keep < len(self.log):
             dropped = [z for z, _ in self.log[msg.keep :]]
             ctx.log("truncate", keep=msg.keep, dropped=dropped)
             if msg.keep < self.applied:  # never for a committed entry; rebuild to stay honest
+                ctx.log("truncate_applied", keep=msg.keep, applied=self.applied)
                 self.tree = DataTree()
                 self.applied = 0
+                self.commit_index = 0
             self.truncate(ctx, msg.keep)
         for zxid, txn in msg.entries:
             self.append(ctx, zxid, txn)
@@ -541,8 +627,8 @@ class ZkServer(Handler):
         ctx.send(src, AckNewLeader(msg.epoch, self.last_zxid))
 
     def handle_proposal(self, ctx: Context, src: str, msg: Proposal) -> None:
-        if msg.epoch != self.current_epoch(ctx):
-            return
+        if msg.epoch != self.current_epoch(ctx) or not self.serving:
+            return  # another epoch, or not synchronised yet (NewLeader comes first)
         if msg.zxid in self.pos:
             ctx.send(src, Ack(msg.epoch, msg.zxid))  # a duplicate
             return
@@ -637,6 +723,10 @@ class ZkServer(Handler):
                 ctx.send(src, Response(req.id, False, None, "session_expired"))
             else:
                 ctx.send(src, Response(req.id, False, None, "unknown_session"))
+            return
+        if src in self.tree.closed_sessions and not isinstance(body, CreateSession):
+            # an expired (or closed) session is dead for good: nothing it sends is served
+            ctx.send(src, Response(req.id, False, None, "session_expired"))
             return
         if isinstance(body, READ_OPS):
             self.serve_read(ctx, src, req)

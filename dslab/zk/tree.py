@@ -5,10 +5,17 @@ Rules (Hunt et al. 2010, section 2.1 "Service overview"; the course notes, "Zook
 - The namespace is a tree of *znodes* named by absolute paths (``/app/lock/n-0000000003``). Every
   znode holds a little data and a :class:`Stat`: ``czxid`` (the zxid of the transaction that
   created it), ``mzxid`` (of the last change), ``version`` (number of data changes), ``cversion``
-  (number of changes to its children) and ``ephemeral_owner`` (the session of an ephemeral node).
+  (number of changes to its children: creations and deletions) and ``ephemeral_owner`` (the
+  session of an ephemeral node).
 - Four kinds: persistent, ephemeral (deleted when its session ends; it cannot have children),
-  and the sequential variants of both, whose name gets a ten-digit suffix taken from the parent's
-  ``cversion`` at creation, so the suffixes grow in the order the creations were committed.
+  and the sequential variants of both, whose name gets a ten-digit suffix: the number of
+  children ever created under the parent before it, so the suffixes grow in the order the
+  creations were committed. Deletions do not count (checked against ZooKeeper 3.8: create,
+  delete, create gives ``n-0000000000`` then ``n-0000000001``), although the parent's
+  ``cversion``, which counts every change to its children, does count them (it is 3 there).
+- Every operation belongs to a session: once ``CloseSession`` has been applied (the session
+  expired or was closed), every further operation of that session fails with
+  ``session_expired``, everywhere (ZooKeeper's SESSIONEXPIRED).
 - ``delete`` and ``set_data`` take an expected ``version`` (``-1``: any), a compare-and-set.
 - A transaction is applied by every server, in zxid order, to identical trees: the outcome
   (including errors such as ``node_exists``) is the same everywhere, so the server the client is
@@ -56,6 +63,7 @@ class Znode:
     data: Any
     stat: Stat
     children: set[str]
+    created_children: int = 0  # the sequence counter of sequential children
 
 
 def parent_of(path: str) -> str:
@@ -124,6 +132,8 @@ class DataTree:
         self.last_zxid = zxid
         op = txn.op
         try:
+            if not isinstance(op, CreateSession) and txn.session not in self.sessions:
+                raise ZkError("session_expired", txn.session)
             if isinstance(op, Create):
                 return self._create(zxid, op, txn.session)
             if isinstance(op, Delete):
@@ -132,6 +142,7 @@ class DataTree:
                 return self._set(zxid, op)
             if isinstance(op, CreateSession):
                 self.sessions[txn.session] = op.timeout_ms
+                self.closed_sessions.discard(txn.session)
                 return txn.session, []
             if isinstance(op, CloseSession):
                 changes: list[tuple[str, str]] = []
@@ -151,16 +162,15 @@ class DataTree:
             raise ZkError("no_node", parent_path)
         if parent.stat.ephemeral_owner is not None:
             raise ZkError("no_children_for_ephemerals", parent_path)
-        if op.ephemeral and session not in self.sessions:
-            raise ZkError("session_expired", session)
         path = op.path
         if op.sequential:
-            path = f"{op.path}{parent.stat.cversion:010d}"
+            path = f"{op.path}{parent.created_children:010d}"
         if path in self.nodes:
             raise ZkError("node_exists", path)
         owner = session if op.ephemeral else None
         self.nodes[path] = Znode(op.data, Stat(zxid, zxid, 0, 0, owner), set())
         parent.children.add(path.rsplit("/", 1)[1])
+        parent.created_children += 1
         parent.stat = replace(parent.stat, cversion=parent.stat.cversion + 1)
         return path, [(path, "created"), (parent_path, "children")]
 
