@@ -222,6 +222,18 @@ def test_the_restarted_node_is_not_paused():
     assert times(sim, "n1", "recv") == [31.0]
 
 
+def test_a_pause_after_a_restart_ends_on_time_whatever_the_earlier_pause_was():
+    # A crash ends a pause; the old pause's end time must not outlive it. Here the first pause
+    # would have lasted until 110; after the restart a 5 ms pause at 30 must end at 35.
+    sim = make_sim()
+    sim.pause("n1", 100.0, at=10.0)
+    sim.restart("n1", at=20.0)
+    sim.pause("n1", 5.0, at=30.0)
+    send_at(sim, 31.0, Ping(1))
+    sim.run(until=60.0)
+    assert times(sim, "n1", "recv") == [35.0]
+
+
 def test_pausing_a_crashed_node_does_nothing():
     sim = make_sim()
     sim.crash("n1", at=5.0)

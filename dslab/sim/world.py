@@ -136,6 +136,7 @@ class Node:
     def crash(self) -> None:
         self.alive = False
         self.paused = False
+        self.paused_until = 0.0  # a crash ends the pause: its end time must not outlive it
         self.handler = None
         self.ctx = None
         self._timers.clear()

@@ -100,8 +100,7 @@ def mixed_nemesis_run(
                     sim.crash(who)
                     sim.restart(who, at=sim.now + rng.uniform(20, 150))
             elif sim.nodes[who].paused_until <= sim.now:
-                # (dslab.sim keeps a pause's deadline across a crash and restart, so a shorter
-                # pause of the restarted node would never end; reported, avoided here)
+                # one pause at a time per server
                 sim.pause(who, rng.uniform(50, 400))
 
     writing = sim.process(writer())
