@@ -533,3 +533,15 @@ def test_transfer_rejects_a_refusal_outside_its_legs():
 def test_checker_rejects_a_single_transfer_instead_of_a_list():
     with pytest.raises(TypeError, match="transfers"):
         eventual_atomicity(History(), T)
+
+
+def test_tcc_without_the_tombstone_a_late_try_hangs():
+    """Why rule 3 needs rule 2's record: forget the empty rollback and the late Try freezes
+    money that no Confirm or Cancel will ever release."""
+    ctx = ctx_for("p2")
+    p = TccParticipant(remember_empty_rollback=False)
+    p.on_message(ctx, "co", Cancel("t1"))
+    ctx2 = again(ctx)
+    p.on_message(ctx2, "co", Try("t1", -10))
+    assert sent(ctx2) == [("co", TryReply("t1", True))]
+    assert p.frozen(ctx2) == 10

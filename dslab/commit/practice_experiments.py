@@ -413,13 +413,14 @@ def late_request(
     victim: str = "p2",
     delay_ms: float = 150.0,
     run_ms: float = 400.0,
-    participant: type[Handler] | None = None,
+    participant_options: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, History, list[Transfer]]:
     """One transfer whose first-phase message to ``victim`` (TCC: ``Try``; saga: ``Step``) is held
     in the network for ``delay_ms``, longer than the coordinator waits. The coordinator gives up
     and undoes the transfer; the undo reaches ``victim`` *before* the request it undoes (an
     empty rollback / empty compensation), and then the late request arrives (suspension).
-    ``participant`` replaces the participant class (to try a participant that breaks a rule).
+    ``participant_options``: keyword arguments of the participants (say
+    ``{"remember_empty_rollback": False}`` for a TCC participant that breaks the suspension rule).
     Returns one row per participant (its final leg record and balances), the history and the
     transfer; ``df.attrs`` holds the checker's verdict."""
     check_seed(seed)
@@ -428,7 +429,7 @@ def late_request(
     delay = _ms("delay_ms", delay_ms, positive=True)
     run = _ms("run_ms", run_ms, positive=True)
     sim = Sim(seed)
-    cl = build(sim, pattern, classes={"participant": participant} if participant else None)
+    cl = build(sim, pattern, options={"participant": dict(participant_options or {})})
     first = "Try" if pattern == "tcc" else "Step"
     held: list[bool] = []
 

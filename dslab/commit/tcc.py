@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dslab._validate import check_number
+from dslab._validate import check_number, check_type
 from dslab.commit.ledger import Account, BeginTransfer, ReadBalance, Transfer
 from dslab.core import Context, Handler, Request, Response
 
@@ -98,8 +98,14 @@ class TccParticipant(Account, Handler):
     """A TCC participant: Try reserves, Confirm consumes, Cancel releases (see the module rules).
 
     The leg record ``tcc/<tid>`` holds ``state`` (``reserved``, ``confirmed``, ``cancelled``,
-    ``refused``) and ``delta``.
+    ``refused``) and ``delta``. ``remember_empty_rollback=False`` answers an empty rollback
+    without writing the tombstone: the broken variant whose late Try then hangs (rule 3), for
+    the experiments and exercises.
     """
+
+    def __init__(self, *, remember_empty_rollback: bool = True) -> None:
+        self.remember_empty_rollback = check_type("remember_empty_rollback",
+                                                  remember_empty_rollback, bool)
 
     def record(self, ctx: Context, tid: str) -> dict[str, Any] | None:
         return ctx.storage.get(f"tcc/{tid}")
@@ -163,7 +169,8 @@ class TccParticipant(Account, Handler):
     def cancel(self, ctx: Context, tid: str) -> None:
         rec = self.record(ctx, tid)
         if rec is None:  # rule 2: empty rollback, remembered so that a late Try is refused
-            self._write(ctx, tid, "cancelled", 0)
+            if self.remember_empty_rollback:
+                self._write(ctx, tid, "cancelled", 0)
             self.leg(ctx, tid, "tombstone", 0)
             return
         delta = rec["delta"]
