@@ -85,12 +85,15 @@ class TxBroker(Handler):
 
     Its log ``msg/<msg_id>`` holds ``state`` (``half``, ``committed``, ``rolled_back``), the
     producer, the deliveries and the consumers that acknowledged. Every ``scan_ms`` it asks about
-    half messages older than ``check_after_ms`` and redelivers unacknowledged committed ones.
+    half messages older than ``check_after_ms`` and redelivers committed ones that some consumer
+    has not acknowledged ``redeliver_ms`` after the last delivery.
     """
 
-    def __init__(self, *, scan_ms: float = 10.0, check_after_ms: float = 30.0) -> None:
+    def __init__(self, *, scan_ms: float = 10.0, check_after_ms: float = 30.0,
+                 redeliver_ms: float = 20.0) -> None:
         self.scan_ms = _ms("scan_ms", scan_ms)
         self.check_after_ms = _ms("check_after_ms", check_after_ms)
+        self.redeliver_ms = _ms("redeliver_ms", redeliver_ms)
 
     def on_start(self, ctx: Context) -> None:
         ctx.set_timer("scan", self.scan_ms)
@@ -130,6 +133,8 @@ class TxBroker(Handler):
         for dst, delta in rec["deliveries"]:
             if dst not in rec["acked"]:
                 ctx.send(dst, Deliver(f"{msg_id}/{dst}", rec["tid"], delta))
+        rec["sent_at"] = ctx.now()
+        ctx.storage[f"msg/{msg_id}"] = rec
 
     def on_timer(self, ctx: Context, name: str) -> None:
         if name != "scan":
@@ -144,7 +149,8 @@ class TxBroker(Handler):
                 ctx.storage[key] = rec
                 ctx.log("check_back", tid=rec["tid"], msg_id=key[4:], attempt=rec["checks"])
                 ctx.send(rec["producer"], CheckTransaction(key[4:], rec["tid"]))
-            elif rec["state"] == "committed":
+            elif (rec["state"] == "committed" and len(rec["acked"]) < len(rec["deliveries"])
+                  and ctx.now() - rec.get("sent_at", 0.0) >= self.redeliver_ms):
                 self._deliver(ctx, key[4:], rec)
         ctx.set_timer("scan", self.scan_ms)
 
