@@ -110,7 +110,7 @@ def plot_reader(reads: Mapping[str, pd.DataFrame], *, transfer_at_ms: float = 5.
         ax.text(1.01, 0.5, label, transform=ax.transAxes, va="center", fontsize=10,
                 color=colour, fontweight="bold")
     axes[-1].set_xlabel("time (ms); the transfer starts at the dotted line")
-    fig.supylabel("money missing from the reader's total")
+    fig.supylabel("money missing from the reader's total (of 3000 units)")
     handles = [plt.Line2D([], [], color="#616161", lw=3, label="one read (its span)"),
                plt.Line2D([], [], color=OUTCOME_COLORS["fail"], marker="x", lw=0,
                           label="read turned away\nby a 2PC lock")]
