@@ -178,10 +178,11 @@ def workload(seed: int, *, n_txns: int = 40, load_ms: float = 1000.0, n_particip
 
 def crash_schedule(sim: Sim, nodes: Iterable[str], until_ms: float) -> None:
     """Crash and restart nodes at random until ``until_ms`` (the ``faults`` stream; the draws
-    are made for every name in :data:`ROLES` so all patterns share one schedule)."""
+    are made for every name in :data:`ROLES`, present or not, so all patterns share one schedule;
+    other nodes come after them)."""
     present = set(nodes)
     rng = sim.stream("faults")
-    for name in ROLES:
+    for name in list(ROLES) + sorted(present - set(ROLES)):
         t = rng.uniform(0, 300)
         while t < until_ms - 50:
             down = rng.uniform(20, 150)

@@ -1,9 +1,9 @@
 """TCC (Try-Confirm-Cancel): two phases like 2PC, but each phase is a business operation that
 commits locally at once, so no lock is held between the phases.
 
-The pattern (Pat Helland's "tentative operations", 2007; the TCC of Alibaba's Seata and of the
-Chinese practice literature: 资源预留 / 确认 / 取消)
--------------------------------------------------------------------------------------------------
+The pattern (the tentative operations of Pat Helland, CIDR 2007; the name Try-Confirm/Cancel
+comes from Atomikos and is used by Apache Seata; in Chinese: 资源预留 / 确认 / 取消)
+------------------------------------------------------------------------------------------
 Try
     The coordinator (transaction manager, :class:`TccCoordinator`) sends :class:`Try` to every
     participant. A participant checks its business rule and **reserves** the resource in a local
