@@ -126,3 +126,12 @@ def test_same_history_under_another_pythonhashseed():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, timeout=120).stdout.strip()
     assert out == here, "replay with seed=4 and PYTHONHASHSEED=123"
+
+
+def test_saga_forward_recovery_is_eventually_atomic_too():
+    for seed in SEEDS:
+        df, _, _ = px.run_pattern(seed, "saga", n_txns=25, loss=0.1, duplicate=0.1,
+                                  refuse_probability=0.3, refuse_at="last",
+                                  options={"coordinator": {"recovery": "forward"}})
+        assert df.iloc[0]["eventually_atomic"] and df.iloc[0]["conserved"], (
+            f"{df.attrs['explanation']} (replay with seed={seed})")

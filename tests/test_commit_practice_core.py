@@ -545,3 +545,29 @@ def test_tcc_without_the_tombstone_a_late_try_hangs():
     p.on_message(ctx2, "co", Try("t1", -10))
     assert sent(ctx2) == [("co", TryReply("t1", True))]
     assert p.frozen(ctx2) == 10
+
+
+def test_saga_forward_recovery_keeps_retrying_a_slow_step():
+    co = SagaCoordinator(recovery="forward")
+    ctx = begin(co, "co")
+    co.on_message(again(ctx), "p1", StepReply("t1", 0, True))
+    c = again(ctx)
+    co.on_timer(c, "step/t1")  # p2 is slow: do not compensate
+    assert not c.sent(Compensate) and not c.sent(Response)
+    c = again(ctx)
+    co.on_timer(c, "retry/t1")
+    assert sent(c) == [("p2", Step("t1", 1, 10))]
+
+
+def test_saga_forward_recovery_still_compensates_a_refused_step():
+    co = SagaCoordinator(recovery="forward")
+    ctx = begin(co, "co")
+    co.on_message(again(ctx), "p1", StepReply("t1", 0, True))
+    c = again(ctx)
+    co.on_message(c, "p2", StepReply("t1", 1, False))
+    assert ("p1", Compensate("t1", 0)) in sent(c)
+
+
+def test_saga_recovery_must_be_backward_or_forward():
+    with pytest.raises(ValueError, match="recovery='sideways'"):
+        SagaCoordinator(recovery="sideways")

@@ -31,6 +31,14 @@ Rules that make it correct under crashes, loss and duplication
    records a tombstone and answers. A step that arrives after its tombstone is refused, exactly
    the *empty rollback* and *suspension* rules of TCC (:mod:`.tcc`).
 
+Backward and forward recovery
+-----------------------------
+With ``recovery="backward"`` (the default) a step that does not answer in time is compensated, as
+above. With ``recovery="forward"`` the coordinator never gives up a forward step for lack of an
+answer: it keeps resending it until the participant answers (a step that is refused is still
+compensated backwards). Forward recovery suits steps that can only fail transiently; it never
+undoes work because of a slow or crashed participant, at the price of waiting for it.
+
 What a saga gives up: isolation. Between T1 and Tn (or between T1 and C1) every intermediate
 state is visible, and another transaction can read it or act on it (a reader sees the money
 debited but not yet credited). The application must tolerate that (semantic locks, commutative
@@ -42,11 +50,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dslab._validate import check_number
+from dslab._validate import check_choice, check_number, check_type
 from dslab.commit.ledger import Account, BeginTransfer, ReadBalance
 from dslab.core import Context, Handler, Request, Response
 
 STATES = ("forward", "compensating", "done", "compensated")
+RECOVERY = ("backward", "forward")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +150,16 @@ class SagaCoordinator(Handler):
     """The saga execution coordinator (see the module rules).
 
     ``step_timeout_ms``: a forward step that has not answered this long after it was first sent
-    is given up and compensated. ``retry_ms``: resend the current Step or Compensate.
+    is given up and compensated (``recovery="backward"``) or kept on retrying
+    (``recovery="forward"``). ``retry_ms``: resend the current Step or Compensate.
     """
 
-    def __init__(self, *, step_timeout_ms: float = 60.0, retry_ms: float = 20.0) -> None:
+    def __init__(self, *, step_timeout_ms: float = 60.0, retry_ms: float = 20.0,
+                 recovery: str = "backward") -> None:
         self.step_timeout_ms = _ms("step_timeout_ms", step_timeout_ms)
         self.retry_ms = _ms("retry_ms", retry_ms)
+        check_type("recovery", recovery, str)
+        self.recovery = check_choice("recovery", recovery, RECOVERY)
         #: tid -> (client, request id) waiting for the outcome (volatile)
         self.waiting: dict[str, tuple[str, int]] = {}
 
@@ -272,12 +285,15 @@ class SagaCoordinator(Handler):
             return
         if kind == "retry":
             self._send(ctx, tid, rec, fresh=False)
+        elif kind == "step" and rec["state"] == "forward" and self.recovery == "forward":
+            ctx.log("step_slow", tid=tid, step=rec["step"])  # keep retrying: forward recovery
         elif kind == "step" and rec["state"] == "forward":  # outcome unknown: compensate it too
             p = rec["legs"][rec["step"]][0]
             self._backward(ctx, tid, rec, rec["step"], f"step {rec['step']} ({p}) timed out")
 
 
 __all__ = [
+    "RECOVERY",
     "STATES",
     "Compensate",
     "Compensated",
