@@ -212,3 +212,51 @@ def test_3pc_is_atomic_under_quick_restarts_and_duplication():
             f"{verdict}"
         )
         assert sum(1 for f in h.faults if f.verb == "restart") >= 5, f"replay with seed={seed}"
+
+
+# -- the builder convention: any server role can be swapped --------------------------------------
+def test_each_role_can_be_swapped_for_another_class_and_an_identical_one_changes_nothing():
+    from dslab.commit.cluster import build_cluster, build_participants
+    from dslab.commit.twopc import TwoPCCoordinator, TwoPCParticipant
+    from dslab.sim import Sim
+
+    class SameCoordinator(TwoPCCoordinator):
+        pass
+
+    class SameParticipant(TwoPCParticipant):
+        pass
+
+    sim = Sim(0)
+    cl = build_cluster(sim, "2pc", coordinator_cls=SameCoordinator,
+                       participant_cls=SameParticipant)
+    sim.run(until=1.0)
+    assert type(sim.handler("co")) is SameCoordinator
+    assert all(type(sim.handler(p)) is SameParticipant for p in cl.participants)
+    assert build_participants(Sim(0), n=4) == ["p1", "p2", "p3", "p4"]
+    for step in ("after_votes", "mid_phase2"):
+        a = ex.coordinator_crash(5, "2pc", step)
+        b = ex.coordinator_crash(5, "2pc", step, coordinator_cls=SameCoordinator,
+                                 participant_cls=SameParticipant)
+        assert a.history.to_json() == b.history.to_json()
+    c = ex.chaos(5, "2pc", coordinator_cls=SameCoordinator)
+    assert c.history.to_json() == ex.chaos(5, "2pc").history.to_json()
+
+
+def test_a_role_class_that_is_not_a_handler_is_a_clear_error():
+    from dslab.commit.cluster import build_cluster
+    from dslab.sim import Sim
+
+    with pytest.raises(TypeError, match="coordinator_cls=<class 'int'> must be a subclass of "
+                                        "dslab.core.Handler"):
+        build_cluster(Sim(0), "2pc", coordinator_cls=int)
+    with pytest.raises(TypeError, match="participant_cls='p' must be a subclass"):
+        ex.participant_failure(0, participant_cls="p")
+
+
+def test_single_runs_return_a_result_that_unpacks_like_the_old_pair():
+    r = ex.coordinator_crash(7, "2pc", "decision_logged")
+    df, h = r
+    assert df is r.frame and h is r.history and r.seed == 7
+    assert r.metadata["atomic"] is True and r.metadata["step"] == "decision_logged"
+    assert df.attrs["client"] == r.metadata["client"]  # the notebook still reads attrs
+    assert ex.chaos(7, "2pc").metadata["final_states"]["p1"]
