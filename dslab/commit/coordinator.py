@@ -137,8 +137,8 @@ class CoordinatorBase(Handler):
         ctx.cancel_timer(f"vote/{tid}")
         ctx.cancel_timer(f"resend/{tid}")
         ctx.cancel_timer(f"acks/{tid}")
-        # SOLUTION: The commit point. Force the decision to the log before any message can announce
-        # it: write the record with self._log(ctx, tid, outcome, parts, why=why).
+        # SOLUTION: The commit point: force the decision (outcome, its participants parts and why)
+        # to the log with self._log before any message can announce it.
         self._log(ctx, tid, outcome, parts, why=why)  # forced before phase 2 starts
         # END SOLUTION
         ctx.log("decide", tid=tid, outcome=outcome, why=why)
