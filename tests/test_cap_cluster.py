@@ -270,3 +270,48 @@ def test_cp_histories_are_linearizable_under_partitions_duplication_and_quick_re
         restarts += sum(1 for ft in h.faults if ft.verb == "restart")
     assert restarts >= 5 * len(seeds)  # the nemesis really restarted replicas
     assert answered > 100 * len(seeds) // 2  # and the cluster still did real work
+
+
+# -- the builder convention: the replica class can be swapped ------------------------------------
+def test_the_replica_class_can_be_swapped_and_an_identical_one_changes_nothing():
+    from dslab.cap.ap import APReplica
+    from dslab.cap.cluster import build_cluster, build_replicas
+    from dslab.cap.cp import CasPaxosReplica
+    from dslab.cap.registry import EurekaNode
+    from dslab.sim import Sim
+
+    class SameCp(CasPaxosReplica):
+        pass
+
+    class SameAp(APReplica):
+        pass
+
+    class SameEureka(EurekaNode):
+        pass
+
+    sim = Sim(0)
+    cl = build_cluster(sim, "cp", 3, node_cls=SameCp)
+    sim.run(until=1.0)
+    assert all(type(sim.handler(r)) is SameCp for r in cl.replicas)
+    assert build_replicas(Sim(0), n=2) == ["n1", "n2"]
+    for policy, cls in (("cp", SameCp), ("ap", SameAp)):
+        a = ex.gilbert_lynch(4, policy)
+        b = ex.gilbert_lynch(4, policy, node_cls=cls)
+        assert a.history.to_json() == b.history.to_json()
+    a = ex.service_discovery(4, "ap", partition_ms=500.0, after_ms=200.0)
+    b = ex.service_discovery(4, "ap", partition_ms=500.0, after_ms=200.0, node_cls=SameEureka)
+    assert a.history.to_json() == b.history.to_json()
+
+
+def test_a_replica_class_that_is_not_a_handler_is_a_clear_error():
+    with pytest.raises(TypeError, match="node_cls=<class 'dict'> must be a subclass of "
+                                        "dslab.core.Handler"):
+        ex.partition_workload(0, "cp", node_cls=dict)
+
+
+def test_single_runs_return_a_result_that_unpacks_like_the_old_pair():
+    r = ex.gilbert_lynch(7, "ap")
+    df, h = r
+    assert df is r.frame and h is r.history and r.seed == 7
+    assert r.metadata["linearizable"] is False and "explanation" in r.metadata
+    assert df.attrs["explanation"] == r.metadata["explanation"]

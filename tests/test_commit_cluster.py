@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_2pc_is_atomic_under_crashes_restarts_partitions_and_loss_and_decides_after_the_heal():
     committed = aborted = 0
     for seed in range(60):
-        df, h, final = ex.chaos(seed, "2pc")
+        df, h = r = ex.chaos(seed, "2pc")
+        final = r.metadata["final_states"]
         verdict = atomicity(h, require_decided=True)
         assert verdict.valid, f"2PC not atomic or not decided; replay with seed={seed}\n{verdict}"
         assert atomicity(final, require_decided=True).valid, f"replay with seed={seed}"
@@ -30,7 +31,7 @@ def test_2pc_is_atomic_under_crashes_restarts_partitions_and_loss_and_decides_af
 
 
 def test_the_chaos_nemesis_injects_every_kind_of_fault():
-    _, h, _ = ex.chaos(3, "2pc")
+    _, h = ex.chaos(3, "2pc")
     reasons = {m.reason for m in h.messages if m.status == "dropped"}
     assert {"loss", "partition", "crashed"} <= reasons
     assert {"crash", "restart", "partition", "heal"} <= {f.verb for f in h.faults}
@@ -100,7 +101,7 @@ def test_3pc_blocks_less_than_2pc_at_every_crash_step():
 
 def test_3pc_is_atomic_and_decides_under_crashes_alone():
     for seed in range(25):
-        _, h, _ = ex.chaos(seed, "3pc", partitions=False, loss=0.0, duplicate=0.0)
+        _, h = ex.chaos(seed, "3pc", partitions=False, loss=0.0, duplicate=0.0)
         verdict = atomicity(h, require_decided=True)
         assert verdict.valid, f"3PC failed without partitions; replay with seed={seed}\n{verdict}"
 
@@ -159,16 +160,16 @@ def test_contention_coordinator_failures_cost_2pc_more_than_3pc():
 
 # -- determinism --------------------------------------------------------------------------------
 def test_the_same_seed_gives_an_identical_history():
-    _, a, _ = ex.chaos(5, "3pc")
-    _, b, _ = ex.chaos(5, "3pc")
+    _, a = ex.chaos(5, "3pc")
+    _, b = ex.chaos(5, "3pc")
     assert a.to_records() == b.to_records()
-    _, c, _ = ex.chaos(6, "3pc")
+    _, c = ex.chaos(6, "3pc")
     assert c.to_records() != a.to_records()
 
 
 def test_histories_do_not_depend_on_the_hash_seed():
     code = ("from dslab.commit import experiments as ex; import hashlib; "
-            "_, h, _ = ex.chaos(7, '2pc'); print(hashlib.sha256(h.to_json().encode()).hexdigest())")
+            "_, h = ex.chaos(7, '2pc'); print(hashlib.sha256(h.to_json().encode()).hexdigest())")
     digests = set()
     for hashseed in ("1", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
@@ -203,7 +204,7 @@ def test_3pc_a_recovering_participant_does_not_abort_behind_a_live_coordinator()
 
 def test_3pc_is_atomic_under_quick_restarts_and_duplication():
     for seed in range(50):
-        _, h, _ = ex.chaos(seed, "3pc", partitions=False, loss=0.0, duplicate=0.05,
+        _, h = ex.chaos(seed, "3pc", partitions=False, loss=0.0, duplicate=0.05,
                            down_ms=(0.5, 5.0))
         verdict = atomicity(h, require_decided=True)
         assert verdict.valid, (
@@ -211,3 +212,51 @@ def test_3pc_is_atomic_under_quick_restarts_and_duplication():
             f"{verdict}"
         )
         assert sum(1 for f in h.faults if f.verb == "restart") >= 5, f"replay with seed={seed}"
+
+
+# -- the builder convention: any server role can be swapped --------------------------------------
+def test_each_role_can_be_swapped_for_another_class_and_an_identical_one_changes_nothing():
+    from dslab.commit.cluster import build_cluster, build_participants
+    from dslab.commit.twopc import TwoPCCoordinator, TwoPCParticipant
+    from dslab.sim import Sim
+
+    class SameCoordinator(TwoPCCoordinator):
+        pass
+
+    class SameParticipant(TwoPCParticipant):
+        pass
+
+    sim = Sim(0)
+    cl = build_cluster(sim, "2pc", coordinator_cls=SameCoordinator,
+                       participant_cls=SameParticipant)
+    sim.run(until=1.0)
+    assert type(sim.handler("co")) is SameCoordinator
+    assert all(type(sim.handler(p)) is SameParticipant for p in cl.participants)
+    assert build_participants(Sim(0), n=4) == ["p1", "p2", "p3", "p4"]
+    for step in ("after_votes", "mid_phase2"):
+        a = ex.coordinator_crash(5, "2pc", step)
+        b = ex.coordinator_crash(5, "2pc", step, coordinator_cls=SameCoordinator,
+                                 participant_cls=SameParticipant)
+        assert a.history.to_json() == b.history.to_json()
+    c = ex.chaos(5, "2pc", coordinator_cls=SameCoordinator)
+    assert c.history.to_json() == ex.chaos(5, "2pc").history.to_json()
+
+
+def test_a_role_class_that_is_not_a_handler_is_a_clear_error():
+    from dslab.commit.cluster import build_cluster
+    from dslab.sim import Sim
+
+    with pytest.raises(TypeError, match="coordinator_cls=<class 'int'> must be a subclass of "
+                                        "dslab.core.Handler"):
+        build_cluster(Sim(0), "2pc", coordinator_cls=int)
+    with pytest.raises(TypeError, match="participant_cls='p' must be a subclass"):
+        ex.participant_failure(0, participant_cls="p")
+
+
+def test_single_runs_return_a_result_that_unpacks_like_the_old_pair():
+    r = ex.coordinator_crash(7, "2pc", "decision_logged")
+    df, h = r
+    assert df is r.frame and h is r.history and r.seed == 7
+    assert r.metadata["atomic"] is True and r.metadata["step"] == "decision_logged"
+    assert df.attrs["client"] == r.metadata["client"]  # the notebook still reads attrs
+    assert ex.chaos(7, "2pc").metadata["final_states"]["p1"]

@@ -603,3 +603,68 @@ def test_3pc_coordinator_aborts_when_a_participant_acks_precommit_as_aborted():
     assert msgs(ctx, Response) == [("client", Response(1, False, None, "aborted: p2 had aborted"))]
     c.on_timer(ctx, "acks/t1")  # the ack timer was cancelled; a stale firing changes nothing
     assert ctx.storage["txn/t1"]["state"] == "aborted"
+
+
+# -- property: the 2PC coordinator's log is the one source of every decision it announces -------
+def _coordinator_actions():
+    """Lists of (kind, participant, yes, timer): mostly YES votes, so that many runs commit."""
+    from hypothesis import strategies as st
+
+    kinds = ["vote"] * 6 + ["ask", "ask", "ack", "ack", "timer", "begin", "restart", "restart"]
+    return st.lists(st.tuples(st.sampled_from(kinds), st.sampled_from(PARTS),
+                              st.sampled_from([True, True, True, False]),
+                              st.sampled_from(["vote/t1", "retry/t1", "resend/t1"])),
+                    min_size=3, max_size=25)
+
+
+def test_the_coordinator_never_announces_what_its_log_does_not_say():
+    """Gray's commit point and presumed abort, for any order of votes, inquiries, acks, timers,
+    retried requests and restarts: every Commit / Abort / decision reply / client answer matches
+    the record on disk when it leaves; a decision, once logged, never changes; commit is logged
+    only after a YES from every participant."""
+    from hypothesis import given, settings
+
+    @settings(max_examples=200, deadline=None)
+    @given(_coordinator_actions())
+    def run(actions):
+        disk = Storage()
+        txn = Txn("t1", tuple((p, "x", 1) for p in PARTS))
+        node, ctx = TwoPCCoordinator(), Context("co", storage=disk, peers=PARTS)
+        node.on_start(ctx)
+        node.on_message(ctx, "c", Request(1, Begin(txn)))
+        yes: set[str] = set()
+        logged = None
+        for i, (kind, who, flag, timer) in enumerate(actions):
+            ctx.take_effects()
+            if kind == "vote":
+                yes |= {who} if flag else set()
+                node.on_message(ctx, who, Vote("t1", flag))
+            elif kind == "ask":
+                node.on_message(ctx, who, DecisionRequest("t1"))
+            elif kind == "ack" and logged is not None:
+                node.on_message(ctx, who, Ack("t1", logged))
+            elif kind == "timer":
+                node.on_timer(ctx, timer)
+            elif kind == "begin":
+                node.on_message(ctx, "c", Request(2 + i, Begin(txn)))
+            elif kind == "restart":
+                node, ctx = TwoPCCoordinator(), Context("co", storage=disk, peers=PARTS)
+                node.on_start(ctx)
+            rec = disk.get("txn/t1")
+            state = rec["state"] if rec else None
+            if logged is not None:
+                assert state == logged, f"the logged {logged} became {state} after {kind}"
+            logged = state
+            if state == "committed":
+                assert yes >= set(PARTS), f"commit logged with YES only from {sorted(yes)}"
+            for s in ctx.sent():
+                m, said = s.msg, None
+                if isinstance(m, (Commit, Abort)):
+                    said = "committed" if isinstance(m, Commit) else "aborted"
+                elif isinstance(m, DecisionReply) and m.state in ("committed", "aborted"):
+                    said = m.state
+                elif isinstance(m, Response):
+                    said = "committed" if m.ok else "aborted"
+                assert said in (None, state), f"{m} left after {kind} while the log held {state}"
+
+    run()

@@ -5,6 +5,11 @@ SimPy) and the experiments: it adds replicas ``n1..nN`` and clients ``c1..``, ea
 "its" replica, splits them into the two sides of a partition, and offers client processes
 (generators for :meth:`Sim.process`) that record every operation in the run's history in
 Jepsen's format, ready for :func:`dslab.check.linearizable` with the ``"cas-register"`` model.
+
+The builder convention of :mod:`dslab.sim.scenario` (rule 2): :func:`build_replicas`
+``(sim, n=3, node_cls=...)`` adds the replicas ``n1..nN``; :func:`build_cluster` uses it, and its
+``node_cls`` swaps the policy's replica class (:class:`~dslab.cap.cp.CasPaxosReplica` or
+:class:`~dslab.cap.ap.APReplica`) for another that takes the same options (a student's, say).
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dslab._validate import check_choice, check_number, check_type
-from dslab.cap.ap import RESOLUTIONS, ap_replica
-from dslab.cap.cp import cp_replica
+from dslab.cap.ap import RESOLUTIONS, APReplica
+from dslab.cap.cp import CasPaxosReplica
 from dslab.cap.messages import Cas, Read, Write
 from dslab.sim import Client, RpcResult, Sim
+from dslab.sim.scenario import check_node_cls
 
 POLICIES = ("cp", "ap")
+#: The replica class of each policy.
+REPLICA_CLASSES = {"cp": CasPaxosReplica, "ap": APReplica}
 
 
 def check_policy(policy: Any) -> str:
@@ -53,7 +61,7 @@ def sides(names: list[str]) -> tuple[list[str], list[str]]:
     return list(names[:k]), list(names[k:])
 
 
-def replica_factory(
+def replica_options(
     policy: str,
     *,
     resolution: str = "lww",
@@ -61,17 +69,48 @@ def replica_factory(
     attempt_timeout_ms: float = 20.0,
     backoff_ms: float = 5.0,
     anti_entropy_ms: float = 50.0,
-):
-    """A handler factory for replicas of ``policy`` (``"cp"`` or ``"ap"``)."""
+) -> dict[str, Any]:
+    """The constructor options of a ``policy`` replica: CP takes the timeouts, AP the
+    resolution and the anti-entropy period."""
     check_policy(policy)
     check_choice("resolution", resolution, RESOLUTIONS)
     if policy == "cp":
-        return cp_replica(
-            op_timeout_ms=op_timeout_ms,
-            attempt_timeout_ms=attempt_timeout_ms,
-            backoff_ms=backoff_ms,
-        )
-    return ap_replica(resolution, anti_entropy_ms=anti_entropy_ms)
+        return dict(op_timeout_ms=op_timeout_ms, attempt_timeout_ms=attempt_timeout_ms,
+                    backoff_ms=backoff_ms)
+    return dict(resolution=resolution, anti_entropy_ms=anti_entropy_ms)
+
+
+def replica_factory(policy: str, *, node_cls: type | None = None, **options: Any):
+    """A handler factory for replicas of ``policy`` (``"cp"`` or ``"ap"``), of class ``node_cls``
+    (default: the policy's own). The options are checked now, by building one replica."""
+    cls = REPLICA_CLASSES[check_policy(policy)] if node_cls is None else check_node_cls(node_cls)
+    opts = replica_options(policy, **options)
+    cls(**opts)
+    return lambda: cls(**opts)
+
+
+def build_replicas(
+    sim: Sim,
+    n: int = 3,
+    node_cls: type = CasPaxosReplica,
+    *,
+    clock_offsets_ms: dict[str, float] | None = None,
+    **options: Any,
+) -> list[str]:
+    """Add replicas ``n1..nN`` running ``node_cls(**options)``, with the clock offsets
+    ``clock_offsets_ms`` (replica name -> ms); their names (rule 2)."""
+    check_n(n)
+    check_node_cls(node_cls)
+    names = replica_names(n)
+    offsets = dict(clock_offsets_ms or {})
+    for name in offsets:
+        if name not in names:
+            raise ValueError(
+                f"clock_offsets_ms has key {name!r}, which is not a replica; replicas: {names}"
+            )
+    for name in names:
+        sim.add_node(name, lambda: node_cls(**options), clock_offset_ms=offsets.get(name, 0.0))
+    return names
 
 
 @dataclass
@@ -116,27 +155,23 @@ def build_cluster(
     clients_per_replica: int = 1,
     clients: dict[str, str] | None = None,
     clock_offsets_ms: dict[str, float] | None = None,
-    **replica_options: Any,
+    node_cls: type | None = None,
+    **options: Any,
 ) -> Cluster:
     """Add ``n`` replicas of ``policy`` and ``clients_per_replica`` clients per replica to ``sim``.
 
     Client ``c{k}`` talks to replica ``n{(k-1) // clients_per_replica + 1}``; or pass ``clients``
     (client name -> replica name) to choose them. ``clock_offsets_ms`` maps replica names to
-    clock offsets (a skewed local clock).
+    clock offsets (a skewed local clock). ``node_cls`` replaces the policy's replica class;
+    ``options`` are those of :func:`replica_options`.
     """
     check_policy(policy)
     check_n(n)
     check_number("clients_per_replica", clients_per_replica, min=1, integer=True)
-    factory = replica_factory(policy, **replica_options)
-    names = replica_names(n)
-    offsets = dict(clock_offsets_ms or {})
-    for name in offsets:
-        if name not in names:
-            raise ValueError(
-                f"clock_offsets_ms has key {name!r}, which is not a replica; replicas: {names}"
-            )
-    for name in names:
-        sim.add_node(name, factory, clock_offset_ms=offsets.get(name, 0.0))
+    cls = REPLICA_CLASSES[policy] if node_cls is None else check_node_cls(node_cls)
+    opts = replica_options(policy, **options)
+    cls(**opts)  # a bad option fails now, naming the parameter
+    names = build_replicas(sim, n, cls, clock_offsets_ms=clock_offsets_ms, **opts)
     if clients is None:
         pairs = [
             (f"c{i * clients_per_replica + j + 1}", name)

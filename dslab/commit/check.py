@@ -16,9 +16,15 @@ transaction, the time from its YES vote until it learned the outcome, during whi
 transaction's locks (crashed or not: the locks are re-taken from the log on restart).
 :func:`blocking` sums that per participant.
 
+:func:`coordinator_agreement` extends AC1 and AC2 to the coordinator (Bernstein et al. count it
+among the processes that decide): a coordinator never logs two different decisions for one
+transaction, and no participant reaches a decision other than the one its coordinator logged. It
+is what catches a coordinator that forgets, or rewrites, its decision across a restart.
+
 What the checkers read (the events of :mod:`dslab.commit.resource` and :mod:`.coordinator`):
 ``state`` (``tid``, ``state``, ``by``), ``vote`` (``tid``, ``yes``), ``begin`` (``tid``,
-``participants``), and the client operations ``txn`` (value: the tid) completed ``ok`` / ``fail``.
+``participants``), ``decide`` (``tid``, ``outcome``: a coordinator forced its decision), and the
+client operations ``txn`` (value: the tid) completed ``ok`` / ``fail``.
 """
 
 from __future__ import annotations
@@ -207,6 +213,49 @@ def _explain(outcomes: dict, violations: list, undecided: list, seed: Any) -> st
     return "\n".join(lines)
 
 
+def coordinator_agreement(history: History) -> PropertyResult:
+    """AC1 and AC2 with the coordinator counted: each coordinator's ``decide`` events for a
+    transaction all carry the same outcome, and every participant that decided the transaction
+    (:func:`participant_states`) reached that outcome. Transactions no coordinator decided are
+    left to :func:`atomicity`. (For 2PC; a 3PC participant may decide without its coordinator.)"""
+    check_type("history", history, History)
+    decided: dict[str, tuple[str, float, str]] = {}  # tid -> (outcome, time, coordinator)
+    violations: list[dict[str, Any]] = []
+    for e in history.events:
+        if e.name != "decide" or e.data.get("outcome") not in FINAL:
+            continue
+        tid, outcome = e.data["tid"], e.data["outcome"]
+        first = decided.setdefault(tid, (outcome, e.time, e.node))
+        if first[0] != outcome:
+            violations.append({"kind": "coordinator_changed", "tid": tid, "node": e.node,
+                               "first": first[0], "first_ms": first[1], "then": outcome,
+                               "then_ms": e.time})
+    for p, states in participant_states(history).items():
+        for tid, state in sorted(states.items()):
+            if tid in decided and state in FINAL and state != decided[tid][0]:
+                violations.append({"kind": "participant_disagrees", "tid": tid, "participant": p,
+                                   "state": state, "decided": decided[tid][0],
+                                   "coordinator": decided[tid][2]})
+    seed = history.seed
+    if not violations:
+        return PropertyResult("coordinator_agreement", True,
+                              f"Every participant reached the decision its coordinator logged "
+                              f"({len(decided)} transactions decided).", seed=seed)
+    lines = [f"{len(violations)} disagreement(s) with the coordinator's log"
+             + (f" (replay with seed={seed})" if seed is not None else "") + ":"]
+    for v in violations[:MAX_LINES]:
+        if v["kind"] == "coordinator_changed":
+            lines.append(f"- {v['tid']}: {v['node']} logged {v['first']} at "
+                         f"{v['first_ms']:.1f} ms, then {v['then']} at {v['then_ms']:.1f} ms "
+                         "(a logged decision changed)")
+        else:
+            lines.append(f"- {v['tid']}: {v['coordinator']} logged {v['decided']}, but "
+                         f"{v['participant']} {v['state']}")
+    if len(violations) > MAX_LINES:
+        lines.append(f"- ... and {len(violations) - MAX_LINES} more")
+    return PropertyResult("coordinator_agreement", False, "\n".join(lines), violations, seed)
+
+
 def in_doubt(history: History, end_ms: float | None = None) -> pd.DataFrame:
     """One row per (participant, transaction) that voted YES: from the vote (``start_ms``) until
     the participant learned the outcome (``end_ms``, or the end of the run if it never did:
@@ -256,6 +305,7 @@ __all__ = [
     "AtomicityResult",
     "atomicity",
     "blocking",
+    "coordinator_agreement",
     "in_doubt",
     "participant_states",
 ]

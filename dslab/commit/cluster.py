@@ -6,6 +6,12 @@ SimPy) and the experiments: it adds coordinators and participants ``p1..pN`` for
 :meth:`Sim.process`) that record each transaction in the history as a Jepsen operation ``txn``
 whose value is the transaction id: ``ok`` (committed), ``fail`` (aborted, definitely) or ``info``
 (the coordinator did not answer: the outcome is unknown to the client).
+
+The builder convention of :mod:`dslab.sim.scenario` (rule 2), per server role:
+:func:`build_participants` ``(sim, n=3, node_cls=...)`` adds the participants ``p1..pN`` and
+:func:`build_coordinators` ``(sim, names, node_cls=...)`` the coordinators. :func:`build_cluster`
+uses both; its ``coordinator_cls`` / ``participant_cls`` swap either role for another class (a
+student's, say) while the other keeps the protocol's own.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dslab.commit.threepc import STEPS_3PC, ThreePCCoordinator, ThreePCParticipa
 from dslab.commit.twopc import STEPS_2PC, TwoPCCoordinator, TwoPCParticipant
 from dslab.core import Handler
 from dslab.sim import Client, RpcResult, Sim
+from dslab.sim.scenario import build_nodes, check_node_cls
 
 PROTOCOLS = ("2pc", "3pc")
 #: The coordinator failpoints of each protocol.
@@ -46,6 +53,18 @@ def check_participants(n: Any, name: str = "n_participants") -> int:
 
 def participant_names(n: int) -> list[str]:
     return [f"p{i}" for i in range(1, n + 1)]
+
+
+def role_classes(
+    protocol: str, coordinator_cls: type | None = None, participant_cls: type | None = None
+) -> tuple[type[Handler], type[Handler]]:
+    """The (coordinator, participant) classes of ``protocol``, either one replaced if given."""
+    coord, part = CLASSES[check_protocol(protocol)]
+    if coordinator_cls is not None:
+        coord = check_node_cls(coordinator_cls, "coordinator_cls")
+    if participant_cls is not None:
+        part = check_node_cls(participant_cls, "participant_cls")
+    return coord, part
 
 
 def check_options(name: str, options: Any, cls: type) -> dict[str, Any]:
@@ -84,6 +103,34 @@ class CommitCluster:
         return out
 
 
+def build_participants(
+    sim: Sim, n: int = 3, node_cls: type = TwoPCParticipant, **options: Any
+) -> list[str]:
+    """Add participants ``p1..pN`` running ``node_cls(**options)``; their names (rule 2)."""
+    check_participants(n, "n")
+    return build_nodes(sim, n, node_cls, names=participant_names(n), **options)
+
+
+def build_coordinators(
+    sim: Sim,
+    names: Iterable[str] = ("co",),
+    node_cls: type = TwoPCCoordinator,
+    *,
+    factory: Callable[[str], Callable[[], Handler]] | None = None,
+    **options: Any,
+) -> list[str]:
+    """Add coordinators ``names`` running ``node_cls(**options)``, or the handler factory
+    ``factory(name)`` returns (failpoints); their names."""
+    coords = list(names)
+    if not coords:
+        raise ValueError("coordinators=[] is not allowed; name at least one coordinator")
+    if factory is None:
+        return build_nodes(sim, len(coords), node_cls, names=coords, **options)
+    for name in coords:
+        sim.add_node(name, factory(name))
+    return coords
+
+
 def build_cluster(
     sim: Sim,
     protocol: str,
@@ -93,27 +140,23 @@ def build_cluster(
     coordinator_options: dict[str, Any] | None = None,
     participant_options: dict[str, Any] | None = None,
     coordinator_factory: Callable[[str], Callable[[], Handler]] | None = None,
+    coordinator_cls: type | None = None,
+    participant_cls: type | None = None,
 ) -> CommitCluster:
     """Add coordinators, participants ``p1..pN`` and one client per coordinator (``c_<name>``).
 
+    ``coordinator_cls`` / ``participant_cls`` replace the protocol's own class of that role.
     ``coordinator_factory(name)``, if given, returns the handler factory of coordinator ``name``
     (the experiments use it to install failpoints).
     """
     check_protocol(protocol)
     check_participants(n_participants)
-    coord_cls, part_cls = CLASSES[protocol]
+    coord_cls, part_cls = role_classes(protocol, coordinator_cls, participant_cls)
     copts = check_options("coordinator_options", coordinator_options, coord_cls)
     popts = check_options("participant_options", participant_options, part_cls)
-    coords = list(coordinators)
-    if not coords:
-        raise ValueError("coordinators=[] is not allowed; name at least one coordinator")
-    parts = participant_names(n_participants)
-    for name in coords:
-        factory = (coordinator_factory(name) if coordinator_factory is not None
-                   else (lambda: coord_cls(**copts)))
-        sim.add_node(name, factory)
-    for p in parts:
-        sim.add_node(p, lambda: part_cls(**popts))
+    coords = build_coordinators(sim, coordinators, coord_cls, factory=coordinator_factory,
+                                **copts)
+    parts = build_participants(sim, n_participants, part_cls, **popts)
     cl = CommitCluster(sim, protocol, coords, parts)
     for name in coords:
         c = f"c_{name}"
@@ -146,9 +189,12 @@ __all__ = [
     "STEPS",
     "CommitCluster",
     "build_cluster",
+    "build_coordinators",
+    "build_participants",
     "check_participants",
     "check_protocol",
     "participant_names",
+    "role_classes",
     "simple_txn",
     "transaction",
 ]

@@ -137,7 +137,10 @@ class CoordinatorBase(Handler):
         ctx.cancel_timer(f"vote/{tid}")
         ctx.cancel_timer(f"resend/{tid}")
         ctx.cancel_timer(f"acks/{tid}")
+        # SOLUTION: The commit point: force the decision (outcome, its participants parts and why)
+        # to the log with self._log before any message can announce it.
         self._log(ctx, tid, outcome, parts, why=why)  # forced before phase 2 starts
+        # END SOLUTION
         ctx.log("decide", tid=tid, outcome=outcome, why=why)
         if logged_step is not None and self._failpoint(ctx, logged_step):
             return
@@ -145,10 +148,13 @@ class CoordinatorBase(Handler):
         msg = self._decision_message(tid, outcome)
         if self._partial(ctx, partial_step, parts, msg):
             return
+        # SOLUTION: Phase 2: answer the client (self._reply), send msg to every participant, and
+        # set the timer f"retry/{tid}" (self.retry_ms) that resends it until each one acks.
         self._reply(ctx, run, outcome, why)
         for p in parts:
             ctx.send(p, msg)
         ctx.set_timer(f"retry/{tid}", self.retry_ms)
+        # END SOLUTION
 
     def _partial(self, ctx: Context, step: str, parts: list[str], msg: Any) -> bool:
         """The ``mid_*`` failpoints: send ``msg`` to the first participant only, then stop."""
@@ -159,6 +165,11 @@ class CoordinatorBase(Handler):
 
     # -- handlers --------------------------------------------------------------------------------
     def on_start(self, ctx: Context) -> None:
+        # SOLUTION: Recovery after a restart (only ctx.storage survived). For every record
+        # "txn/<tid>" holding a decision ("committed" / "aborted") that is not "done": note its
+        # participants in self.unacked[tid], log a "resume_phase2" event (tid, outcome), resend
+        # the logged decision (self._decision_message) to each participant and set the retry
+        # timer. Never change a logged decision; a transaction with no record needs nothing here.
         for key in ctx.storage:
             if not key.startswith("txn/"):
                 continue
@@ -170,6 +181,7 @@ class CoordinatorBase(Handler):
                 for p in rec["participants"]:
                     ctx.send(p, msg)
                 ctx.set_timer(f"retry/{tid}", self.retry_ms)
+        # END SOLUTION
         self._recover_more(ctx)
 
     def _recover_more(self, ctx: Context) -> None:
@@ -197,12 +209,17 @@ class CoordinatorBase(Handler):
 
     def _begin(self, ctx: Context, src: str, req: Request) -> None:
         txn = req.body.txn
+        # SOLUTION: A retried request. If the log already holds a decision for txn.tid, answer
+        # the client with it (self._reply on a Run(txn, src, req.id); the record's "why", or
+        # "decided") and run nothing again; if the transaction has a record or is running, ignore
+        # the request.
         rec = self.record(ctx, txn.tid)
         if rec is not None and rec["state"] in ("committed", "aborted"):  # a retried request
             self._reply(ctx, Run(txn, src, req.id), rec["state"], rec.get("why", "decided"))
             return
         if rec is not None or txn.tid in self.runs:
             return  # already running
+        # END SOLUTION
         if self._failpoint(ctx, "before_prepare"):
             return
         self.runs[txn.tid] = Run(txn, src, req.id)
@@ -244,6 +261,11 @@ class CoordinatorBase(Handler):
 
     def _answer(self, ctx: Context, src: str, tid: str) -> None:
         """Answer "what was decided?" from the log; presumed abort when there is no record."""
+        # SOLUTION: Answer a participant's DecisionRequest with a DecisionReply: the logged
+        # decision if there is one; "undecided" if the transaction is still running here (a
+        # participant that voted YES must keep waiting); "recovering" for a record without a
+        # decision (3PC after a restart); otherwise presumed abort: force an "aborted" record
+        # (presumed=True, done=True), log a "decide" event, and answer "aborted".
         rec = self.record(ctx, tid)
         if rec is not None and rec["state"] in ("committed", "aborted"):
             ctx.send(src, DecisionReply(tid, rec["state"]))
@@ -258,6 +280,7 @@ class CoordinatorBase(Handler):
             ctx.storage[f"txn/{tid}"] = rec
             ctx.log("decide", tid=tid, outcome="aborted", why="presumed abort")
             ctx.send(src, DecisionReply(tid, "aborted"))
+        # END SOLUTION
 
     def on_timer(self, ctx: Context, name: str) -> None:
         if self.halted:
