@@ -146,3 +146,93 @@ def test_run_locks_swaps_in_the_client_and_server_classes():
         build(Sim(seed=1), 1, node_cls=int)
     with pytest.raises(TypeError, match="client_cls=3 must be a class"):
         run_locks(1, client_cls=3)
+
+
+# -- segment-server --------------------------------------------------------------------------------
+SEG = assignments.get("segment-server")
+
+
+@pytest.fixture(scope="module")
+def seg_full(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("seg")
+    ref = tmp / "ref.py"
+    ref.write_text(reference_source("segment-server"))
+    return grade(SEG, ref, out_dir=tmp, plots=False)
+
+
+def test_segment_server_reference_scores_full_marks_and_the_skeleton_zero(seg_full, tmp_path):
+    assert seg_full.score == seg_full.max_score == SEG.max_score, seg_full.table()
+    skel = tmp_path / "skel.py"
+    skel.write_text(skeleton_source("segment-server"))
+    zero = grade(SEG, skel, out_dir=tmp_path, plots=False)
+    assert zero.score == 0, zero.table()
+    assert all(t.score == 0 for t in zero.tests)
+
+
+def test_a_request_counter_that_restarts_at_1_accepts_an_old_incarnations_grant(seg_full,
+                                                                                 tmp_path):
+    """Each incarnation's first fetch is request 1 again: a late duplicate of a grant that an
+    earlier incarnation already used matches it, and its IDs are handed out a second time."""
+    bug = variant(tmp_path, "segment-server",
+                  '        self.req = ctx.storage["req"] if "req" in ctx.storage else 0\n',
+                  "        self.req = 0\n", "volatile_req")
+    r = grade(SEG, bug, out_dir=tmp_path, plots=True)
+    assert lost(r, seg_full) == {"unit.request_ids_survive_restarts",
+                                 "scenario.restarts_increasing_per_server"}, r.table()
+    assert scores(r)["scenario.restarts_increasing_per_server"] == 0
+    out = next(t.output for t in r.tests if t.name == "scenario.restarts_increasing_per_server")
+    assert "checker unique_ids" in out or "checker monotonic(per client)" in out
+    assert "replay: dslab grade segment-server" in out and "space-time plot: " in out
+
+
+def test_handing_out_the_segment_end_gives_it_twice(seg_full, tmp_path):
+    """[start, end) is half open: end is the first ID of the next segment."""
+    bug = variant(tmp_path, "segment-server",
+                  "            if self.next_id < self.end:\n",
+                  "            if self.next_id <= self.end:\n", "inclusive_end")
+    r = grade(SEG, bug, out_dir=tmp_path, plots=False)
+    assert lost(r, seg_full) == {"unit.ids_in_order_up_to_the_end",
+                                 "unit.stale_and_duplicate_answers_are_ignored",
+                                 "sweep.restarts_and_duplicates",
+                                 "scenario.restarts_increasing_per_server"}, r.table()
+    assert "checker unique_ids" in next(t.output for t in r.tests
+                                        if t.name == "sweep.restarts_and_duplicates")
+
+
+def test_without_the_prefetch_only_the_latency_test_is_lost(seg_full, tmp_path):
+    bug = variant(tmp_path, "segment-server",
+                  "            self.double_buffer\n            and not self.fetching\n",
+                  "            False\n            and not self.fetching\n", "no_prefetch")
+    r = grade(SEG, bug, out_dir=tmp_path, plots=False)
+    assert lost(r, seg_full) == {"scenario.double_buffer_latency"}, r.table()
+    assert scores(r)["scenario.double_buffer_latency"] == 0
+    assert "waited for the database" in next(t.output for t in r.tests
+                                             if t.name == "scenario.double_buffer_latency")
+
+
+def test_the_ids_builders_swap_in_the_server_class():
+    from dslab.ids.cluster import build, build_segment
+    from dslab.ids.segment import SegmentDB, SegmentIdServer
+    from dslab.ids.snowflake import SnowflakeNode
+    from dslab.sim import Sim
+
+    class Mine(SegmentIdServer):
+        pass
+
+    sim = Sim(seed=1)
+    assert build_segment(sim, 3, Mine, step=10) == ["id1", "id2", "id3"]
+    sim.run(until=5.0)
+    assert [type(sim.handler(n)) for n in ("id1", "id2", "id3")] == [Mine] * 3
+    assert type(sim.handler("db")) is SegmentDB
+
+    class Snow(SnowflakeNode):
+        pass
+
+    sim = Sim(seed=1)
+    cl = build(sim, "snowflake", node_cls=Snow)
+    sim.run(until=1.0)
+    assert {type(sim.handler(n)) for n in cl.servers} == {Snow}
+    with pytest.raises(ValueError, match="node_cls=.* is not allowed with scheme='redis'"):
+        build(Sim(seed=1), "redis", node_cls=Mine)
+    with pytest.raises(TypeError, match="node_cls=<class 'int'> must be a subclass"):
+        build(Sim(seed=1), "segment", node_cls=int)

@@ -25,7 +25,7 @@ Rules:
    ``expiry="px"`` sets both in one ``SET key token NX PX ttl``.
 
 This module is also the reference of the classroom assignment ``lock-client``
-(:mod:`dslab.grade.assignments.lock_client`): the ``# SOLUTION`` blocks are what a student writes
+(:mod:`dslab.grade.assignments.lock_client`): the marked solution blocks are what a student writes
 (``dslab skeleton lock-client``); they change nothing when the book runs.
 """
 

@@ -13,6 +13,7 @@ REGISTRY = {
     "rate-limiter": "rate_limiter",
     "quorum-store": "quorum_store",
     "lock-client": "lock_client",
+    "segment-server": "segment_server",
 }
 
 
