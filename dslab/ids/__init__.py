@@ -29,6 +29,7 @@ from dslab.ids.cluster import (
     SCHEMES,
     IdCluster,
     build,
+    build_segment,
     start_clients,
 )
 from dslab.ids.dynamic_step import next_step
@@ -102,6 +103,7 @@ __all__ = [
     "UuidNode",
     "auto_increment_db",
     "build",
+    "build_segment",
     "collision_probability",
     "n_for_probability",
     "next_step",

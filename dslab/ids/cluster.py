@@ -45,6 +45,7 @@ from dslab.ids.snowflake import DEFAULT_LAYOUT, SnowflakeLayout, SnowflakeNode
 from dslab.ids.tinyid import tinyid_rows
 from dslab.ids.uuids import UuidNode
 from dslab.sim import Client, Sim
+from dslab.sim.scenario import check_node_cls
 
 PLACEMENTS = ("random", "round_robin")
 SCHEMES = ("autoinc", "autoinc-2m", "segment", "redis", "uuid4", "uuid1", "uuid7", "snowflake")
@@ -106,6 +107,7 @@ def build(
     dynamic_step: bool = False,
     segment_duration_ms: float = SEGMENT_DURATION_MS,
     max_step: int = MAX_STEP,
+    node_cls: type | None = None,
 ) -> IdCluster:
     """Add the nodes of ``scheme`` to ``sim`` (see the module table) and return them.
 
@@ -115,7 +117,11 @@ def build(
     overrides the database's time per statement. Segment mode also takes ``n_dbs`` (Tinyid's
     databases ``db1..dbN`` with ``delta = N``; server ``id<k>`` asks ``db<k>`` first and fails over
     in order after ``fetch_timeout_ms``) and Leaf's ``dynamic_step`` (with
-    ``segment_duration_ms`` and ``max_step``).
+    ``segment_duration_ms`` and ``max_step``). ``node_cls``: the class of the ID servers
+    ``id1..idN`` of ``segment`` (default :class:`~dslab.ids.segment.SegmentIdServer`, built by
+    :func:`build_segment`), ``uuid*`` (:class:`~dslab.ids.uuids.UuidNode`) or ``snowflake``
+    (:class:`~dslab.ids.snowflake.SnowflakeNode`), constructed with the default's arguments: a
+    student's class can take the server role.
     """
     check_type("sim", sim, Sim)
     check_scheme(scheme)
@@ -128,6 +134,11 @@ def build(
     if db_service_ms is not None:
         check_number("db_service_ms", db_service_ms, min=0)
     check_number("n_dbs", n_dbs, min=1, max=16, integer=True)
+    if node_cls is not None:
+        check_node_cls(node_cls)
+        if scheme in ("autoinc", "autoinc-2m", "redis"):
+            raise ValueError(f"node_cls={node_cls!r} is not allowed with scheme={scheme!r}: it "
+                             "has no ID servers id1..idN (only segment, uuid* and snowflake do)")
     ids = [f"id{i}" for i in range(1, n_servers + 1)]
     opts: dict[str, Any] = {"n_servers": n_servers}
     if scheme == "autoinc":
@@ -145,16 +156,9 @@ def build(
                            fetch_timeout_ms=fetch_timeout_ms, dynamic_step=dynamic_step,
                            segment_duration_ms=segment_duration_ms, max_step=max_step)
         SegmentIdServer("db", "order", **server_opts)  # check the options now
-        if n_dbs == 1:
-            dbs = ["db"]
-            sim.add_node("db", lambda: SegmentDB({"order": (1, step)}, ms))
-        else:
-            dbs = [f"db{i}" for i in range(1, n_dbs + 1)]
-            for name, rows in zip(dbs, tinyid_rows(n_dbs, step), strict=True):
-                sim.add_node(name, lambda rows=rows: SegmentDB(rows, ms))
-        for k, name in enumerate(ids):
-            order = dbs[k % n_dbs:] + dbs[:k % n_dbs]  # id<k> prefers db<k>, then the next
-            sim.add_node(name, lambda order=order: SegmentIdServer(order, "order", **server_opts))
+        build_segment(sim, n_servers, node_cls or SegmentIdServer, step=step, n_dbs=n_dbs,
+                      db_service_ms=ms, **server_opts)
+        dbs = ["db"] if n_dbs == 1 else [f"db{i}" for i in range(1, n_dbs + 1)]
         opts.update(step=step, double_buffer=double_buffer, prefetch_at=prefetch_at)
         if n_dbs > 1:
             opts.update(n_dbs=n_dbs)
@@ -172,7 +176,8 @@ def build(
         version = int(scheme[-1])
         for i, name in enumerate(ids, start=1):
             # a locally administered, multicast-flagged node id, as RFC 4122 asks for non-MACs
-            sim.add_node(name, lambda i=i: UuidNode(version, node_id=(1 << 40) | i))
+            sim.add_node(name, lambda i=i: (node_cls or UuidNode)(version,
+                                                                  node_id=(1 << 40) | i))
         clock = ids if version in (1, 7) else []
         return IdCluster(sim, scheme, ids, [], clock, opts)
     # snowflake
@@ -182,11 +187,46 @@ def build(
         sim.add_node("zk", lambda: LeafCoordinator(session_ms=3 * report_ms))
         backends = ["zk"]
     for i, name in enumerate(ids, start=1):
-        sim.add_node(name, lambda i=i: SnowflakeNode(
+        sim.add_node(name, lambda i=i: (node_cls or SnowflakeNode)(
             1, i, layout=layout, on_rollback=rule["on_rollback"],
             startup_check=rule["startup_check"], threshold_ms=threshold_ms, report_ms=report_ms))
     opts.update(defence=defence, layout=layout.name)
     return IdCluster(sim, scheme, ids, backends, ids, opts)
+
+
+def build_segment(
+    sim: Sim,
+    n: int = 2,
+    node_cls: type = SegmentIdServer,
+    *,
+    step: int = 1000,
+    n_dbs: int = 1,
+    db_service_ms: float = SERVICE_MS["segment_db"],
+    **server_opts: Any,
+) -> list[str]:
+    """Segment mode on ``sim`` by the shared builder convention (:mod:`dslab.sim.scenario`
+    rule 2): the database ``db`` (Tinyid, ``n_dbs > 1``: ``db1..dbN``, each with its
+    ``delta``/``remainder``) holding the row ``order`` (first ``max_id`` 1, ``step``), then ``n``
+    ID servers ``id1..idN`` running ``node_cls(dbs, "order", **server_opts)``; server ``id<k>``
+    asks ``db<k>`` first and fails over in order. Returns the ID servers' names."""
+    check_type("sim", sim, Sim)
+    check_number("n", n, min=1, max=31, integer=True)
+    check_node_cls(node_cls)
+    check_step(step)
+    check_number("n_dbs", n_dbs, min=1, max=16, integer=True)
+    check_number("db_service_ms", db_service_ms, min=0)
+    ids = [f"id{i}" for i in range(1, n + 1)]
+    if n_dbs == 1:
+        dbs = ["db"]
+        sim.add_node("db", lambda: SegmentDB({"order": (1, step)}, db_service_ms))
+    else:
+        dbs = [f"db{i}" for i in range(1, n_dbs + 1)]
+        for name, rows in zip(dbs, tinyid_rows(n_dbs, step), strict=True):
+            sim.add_node(name, lambda rows=rows: SegmentDB(rows, db_service_ms))
+    for k, name in enumerate(ids):
+        order = dbs[k % n_dbs:] + dbs[:k % n_dbs]  # id<k> prefers db<k>, then the next
+        sim.add_node(name, lambda order=order: node_cls(order, "order", **server_opts))
+    return ids
 
 
 def start_clients(

@@ -400,10 +400,12 @@ def segment_chaos(
     latency: Latency | float = 1.5,
     n_dbs: int = 1,
     dynamic_step: bool = False,
+    node_cls: type | None = None,
 ) -> tuple[pd.DataFrame, History]:
     """Segment mode under quick restarts and duplicated messages: the tests' seed sweep.
     ``n_dbs`` > 1: Tinyid's several databases (restarted too, if ``restart_db``), the servers
     failing over after 10 ms; ``dynamic_step``: Leaf's (segments meant to last 20 to 40 ms).
+    ``node_cls``: the ID servers' class (default :class:`~dslab.ids.segment.SegmentIdServer`).
 
     Every message is duplicated with probability ``duplicate``. A nemesis (stream ``faults``)
     waits an exponential gap (mean ``mean_restart_gap_ms``), crashes a random ID server (or the
@@ -426,7 +428,7 @@ def segment_chaos(
     sim = Sim(seed, latency=latency, duplicate=duplicate)
     cl = build(sim, "segment", n_servers=n_servers, step=step, double_buffer=double_buffer,
                n_dbs=n_dbs, fetch_timeout_ms=10.0, dynamic_step=dynamic_step,
-               segment_duration_ms=20.0, max_step=16 * step)
+               segment_duration_ms=20.0, max_step=16 * step, node_cls=node_cls)
     victims = cl.servers + (cl.backends if restart_db else [])
     rng = sim.stream("faults")
 

@@ -34,6 +34,10 @@ Rules:
    memory. (Before this rule a quick double restart handed out IDs twice: the counter restarted
    at 1, the old grant was accepted, and its start was read from an unset variable, -1.)
 
+This module is also the reference of the classroom assignment ``segment-server``
+(:mod:`dslab.grade.assignments.segment_server`): the marked solution blocks of
+:class:`SegmentIdServer` are what a student writes (``dslab skeleton segment-server``).
+
 IDs are unique and increasing per server; two servers hand out interleaved ranges, so IDs are not
 increasing across servers (the order follows whichever segment a server happens to hold).
 
@@ -233,9 +237,12 @@ class SegmentIdServer(Handler):
 
     def _new_req(self, ctx: Context) -> int:
         """A request id never used before by this server, in any incarnation (rule 5)."""
+        # SOLUTION: the next request id, never used by this server in any incarnation: count on
+        # from self.req and write it to durable storage (key "req") before the request leaves
         self.req += 1
         ctx.storage["req"] = self.req  # persisted before the request leaves
         return self.req
+        # END SOLUTION
 
     def _read(self, ctx: Context) -> None:
         """Ask the current database for its row, under a new request id."""
@@ -249,6 +256,9 @@ class SegmentIdServer(Handler):
         self._read(ctx)
 
     def _maybe_prefetch(self, ctx: Context) -> None:
+        # SOLUTION: double buffering (rule 3): with double_buffer on, no fetch in flight and no
+        # segment buffered yet, start fetching the next segment once prefetch_at of the current
+        # one is consumed (self._consumed_fraction())
         if (
             self.double_buffer
             and not self.fetching
@@ -257,6 +267,7 @@ class SegmentIdServer(Handler):
             and self._consumed_fraction() >= self.prefetch_at
         ):
             self._start_fetch(ctx)
+        # END SOLUTION
 
     def _use(self, segment: tuple[int, int], stride: tuple[int, int]) -> None:
         self.segment_start, self.end = segment
@@ -264,6 +275,10 @@ class SegmentIdServer(Handler):
         self.next_id = align(self.segment_start, self.delta, self.remainder)
 
     def _serve(self, ctx: Context) -> None:
+        # SOLUTION: answer the waiting requests in order from memory (rule 2): the next ID of the
+        # current segment [segment_start, end), counting by self.delta; when it is used up,
+        # switch to the buffered segment (log "segment_switch"), else start a fetch (one at a
+        # time) and let the rest wait; then consider a prefetch
         while self.waiting:
             if self.next_id < self.end:
                 src, req = self.waiting.popleft()
@@ -279,6 +294,7 @@ class SegmentIdServer(Handler):
                     self._start_fetch(ctx)
                 break
         self._maybe_prefetch(ctx)
+        # END SOLUTION
 
     def _choose_step(self, ctx: Context, row_step: int) -> int:
         """The size of the segment to claim now: the row's, or Leaf's dynamic step."""
@@ -290,8 +306,11 @@ class SegmentIdServer(Handler):
 
     # -- handler entry points ----------------------------------------------------------------------
     def on_start(self, ctx: Context) -> None:
+        # SOLUTION: a (re)started server: take the last request id from durable storage (0 on the
+        # first boot), then fetch the first segment at once, as Leaf does
         self.req = ctx.storage["req"] if "req" in ctx.storage else 0
         self._start_fetch(ctx)  # Leaf loads the first segment when the service starts
+        # END SOLUTION
 
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
         if isinstance(msg, Request):
@@ -300,9 +319,16 @@ class SegmentIdServer(Handler):
                 self._serve(ctx)
             else:
                 refuse(ctx, src, msg, "unknown_biz_tag")
-        elif not (self.fetching and src == self.db and getattr(msg, "req", None) == self.req):
+            return
+        # SOLUTION: the database's answers (rules 1, 5): ignore any not for the fetch in flight
+        # (self.fetching, from self.db, msg.req == self.req). RowIs: the optimistic UpdateRow
+        # (the row's version; new max_id = max_id + self._choose_step(...)). UpdateResult not
+        # ok: read again; ok: end the fetch (and its timer); the segment is exactly [msg.start,
+        # msg.max_id), stride (msg.delta, msg.remainder): use it if the current one is used up,
+        # else buffer it; set self.step, self.updated_at; log "segment_loaded"; serve.
+        if not (self.fetching and src == self.db and getattr(msg, "req", None) == self.req):
             return  # not an answer to the request in flight: stale, duplicated, or another db's
-        elif isinstance(msg, RowIs):
+        if isinstance(msg, RowIs):
             if msg.max_id < 0:
                 raise ValueError(f"biz_tag={self.biz_tag!r} has no row in the database {src!r}")
             step = self._choose_step(ctx, msg.step)
@@ -326,6 +352,7 @@ class SegmentIdServer(Handler):
             else:
                 self.buffered, self.buffered_stride = segment, stride
             self._serve(ctx)
+        # END SOLUTION
 
     def on_timer(self, ctx: Context, name: str) -> None:
         if name == self.FETCH_TIMER and self.fetching:

@@ -23,6 +23,10 @@ Rules:
    command, ``PEXPIRE key ttl``. A client that crashes between the two (after sending the first,
    before sending the second) leaves a key without expiry, held forever. The default
    ``expiry="px"`` sets both in one ``SET key token NX PX ttl``.
+
+This module is also the reference of the classroom assignment ``lock-client``
+(:mod:`dslab.grade.assignments.lock_client`): the marked solution blocks are what a student writes
+(``dslab skeleton lock-client``); they change nothing when the book runs.
 """
 
 from __future__ import annotations
@@ -150,7 +154,10 @@ class LockClient:
 
     def new_token(self) -> str:
         """A random value that identifies this acquisition (the notes' ``uniqueValue``)."""
+        # SOLUTION: a value that no other acquisition (of any client, in any round) uses: draw
+        # it from this client's own random stream self.rng (never the random module)
         return f"{self.name}-{self.rng.getrandbits(48):012x}"
+        # END SOLUTION
 
     # -- the lock ----------------------------------------------------------------------------------
     def acquire(self) -> Generator[Any, Any, bool]:
@@ -162,11 +169,15 @@ class LockClient:
             if self.redlock:
                 ok, fence = (yield from self._redlock_once(token)), None  # no common counter
             else:
+                # SOLUTION: SET key token NX PX ttl on self.primary, in one command (px is None
+                # only for the chapter's broken expiry="expire" lock); ok is r.ok and the fencing
+                # token is the reply's {"fence": n}
                 px = self.ttl_ms if self.expiry == "px" else None
                 r = yield from self._call(
                     self.primary, SetNX(self.key, token, px), self.rpc_timeout_ms
                 )
                 ok, fence = r.ok, (r.value or {}).get("fence")
+                # END SOLUTION
                 if ok and self.expiry == "expire":  # the second command: a crash before it
                     yield from self._call(  # leaves the key without expiry
                         self.primary, PExpire(self.key, self.ttl_ms), self.rpc_timeout_ms
@@ -213,14 +224,21 @@ class LockClient:
                                        deleted=r.value)
             self.client.complete(op, r, {"deleted": r.value})
         else:
+            # SOLUTION: release only if the lock is still ours: the compare-and-delete script
+            # with this hold's token, then complete the op with the result
             r = yield from self._call(
                 self.primary, CompareAndDelete(self.key, token), self.rpc_timeout_ms
             )
             self.client.complete(op, r)
+            # END SOLUTION
 
     def _watchdog(self, token: str) -> Generator[Any, Any, None]:
         try:
             while True:
+                # SOLUTION: every ttl/3: stop once this hold is over (released, or a new token);
+                # else renew only if the lock is still ours (PExpireIfMine with the token); a
+                # definite refusal means the lock was lost: record the node event
+                # "renewal_refused" and stop
                 yield from self._sleep(self.ttl_ms / 3)
                 if not self.holding or self.token != token:
                     return
@@ -230,6 +248,7 @@ class LockClient:
                 if r.type == "fail" and self.holding and self.token == token:
                     self.sim.history.event(self.sim.now, self.name, "renewal_refused")
                     return
+                # END SOLUTION
         except Crashed:
             return
 
@@ -239,6 +258,8 @@ class LockClient:
         if self.storage is None:
             yield from self._sleep(work_ms)
             return
+        # SOLUTION: read "counter", work work_ms, then write counter + 1 (recorded as a "write"
+        # op); both requests carry this hold's fencing token, self.fence
         r = yield from self._call(self.storage, Read("counter", self.fence), self.rpc_timeout_ms)
         yield from self._sleep(work_ms)
         if not r.ok:
@@ -248,6 +269,7 @@ class LockClient:
             self.storage, Write("counter", r.value + 1, self.fence), self.rpc_timeout_ms
         )
         self.client.complete(op, w)
+        # END SOLUTION
 
     def run(
         self, *, start_ms: float = 0.0, rounds: int = 1, work_ms: float = 50.0,

@@ -48,6 +48,7 @@ from dslab.locks.redis import HLock, HUnlock, RedisLockServer
 from dslab.locks.redisson import FLock, RedissonLockServer, RWLock, RWUnlock
 from dslab.locks.storage import FencedStorage
 from dslab.sim import Sim, Uniform
+from dslab.sim.scenario import Result, check_node_cls
 from dslab.zk.client import add_zk_client
 from dslab.zk.cluster import build_ensemble, run_until_leader
 
@@ -58,6 +59,43 @@ FAULT_VERBS = ("pause_client", "crash_client", "crash", "clock_jump", "cut", "fa
 HOLD_COLUMNS = ["holder", "start_ms", "end_ms", "token", "fence"]
 
 Run = tuple[pd.DataFrame, History]
+
+
+def build(
+    sim: Sim,
+    n: int = 1,
+    node_cls: type = RedisLockServer,
+    *,
+    mode: str = "single",
+    repl_interval_ms: float = 50.0,
+) -> list[str]:
+    """Add the lock servers of ``mode`` to ``sim``, each running ``node_cls``, and return the
+    names the clients lock on (the shared builder convention, :mod:`dslab.sim.scenario` rule 2).
+
+    ``"single"``: one server ``s1`` (``n`` must be 1); ``"replicated"``: a master ``m1`` that ships
+    its changes to a replica ``r1`` every ``repl_interval_ms`` (``n`` must be 1: the master);
+    ``"redlock"``: ``n`` independent servers ``s1 .. sN``. (The names are the chapter's.)
+    """
+    check_type("sim", sim, Sim)
+    check_choice("mode", mode, MODES)
+    check_node_cls(node_cls)
+    if mode == "redlock":
+        check_number("n", n, min=1, max=15, integer=True)
+    elif n != 1:
+        raise ValueError(f"n={n!r} is not allowed with mode={mode!r}; it has exactly 1 server "
+                         "for the clients (use mode='redlock' for several)")
+    check_number("repl_interval_ms", repl_interval_ms, min=0, min_inclusive=False)
+    if mode == "single":
+        sim.add_node("s1", node_cls)
+        return ["s1"]
+    if mode == "replicated":
+        sim.add_node("m1", lambda: node_cls(replica="r1", repl_interval_ms=repl_interval_ms))
+        sim.add_node("r1", node_cls)
+        return ["m1"]
+    names = [f"s{i + 1}" for i in range(n)]
+    for name in names:
+        sim.add_node(name, node_cls)
+    return names
 
 
 def _per_client(name: str, value: Any, n: int) -> list[float]:
@@ -102,16 +140,24 @@ def run_locks(
     faults: list[dict] | tuple = (),
     duration_ms: float = 1000.0,
     expiry: str = "px",
-) -> Run:
-    """Run one lock scenario; return ``(holds, history)``.
+    node_cls: type = RedisLockServer,
+    client_cls: type = LockClient,
+) -> Result:
+    """Run one lock scenario; return a :class:`~dslab.sim.scenario.Result` (it unpacks as ``holds,
+    history``).
 
-    ``holds`` has one row per hold (:data:`HOLD_COLUMNS`) and ``holds.attrs["summary"]`` the
-    figures of :func:`summarize`. ``faults`` are dicts with a ``verb`` in :data:`FAULT_VERBS` and
-    an ``at`` (true ms): ``pause_client`` (``client``, ``duration_ms``), ``crash_client``
-    (``client``), ``crash`` (``node``), ``clock_jump`` (``node``, ``delta_ms``), ``cut``
-    (``a``, ``b``: a link between a client and a server), ``failover`` (the clients switch to the
-    replica ``r1``, as Redis Sentinel would promote it). ``expiry``: ``"px"`` (``SET NX PX``)
-    or ``"expire"`` (``SETNX`` then ``PEXPIRE``, :class:`~dslab.locks.client.LockClient` rule 6).
+    ``holds`` (the frame) has one row per hold (:data:`HOLD_COLUMNS`); ``metadata["summary"]``
+    holds the figures of :func:`summarize` (also in ``holds.attrs["summary"]``, with
+    ``attrs["duration_ms"]``, which the chapter's plots read) and ``metadata["storage"]`` the
+    storage's data at the end. ``node_cls``: the lock servers' class (:func:`build`);
+    ``client_cls``: the clients' class, constructed like
+    :class:`~dslab.locks.client.LockClient` (the ``lock-client`` assignment swaps in a
+    student's). ``faults`` are dicts with a ``verb`` in :data:`FAULT_VERBS` and an ``at`` (true
+    ms): ``pause_client`` (``client``, ``duration_ms``), ``crash_client`` (``client``),
+    ``crash`` (``node``), ``clock_jump`` (``node``, ``delta_ms``), ``cut`` (``a``, ``b``: a
+    link between a client and a server), ``failover`` (the clients switch to the replica
+    ``r1``, as Redis Sentinel would promote it). ``expiry``: ``"px"`` (``SET NX PX``) or
+    ``"expire"`` (``SETNX`` then ``PEXPIRE``, :class:`~dslab.locks.client.LockClient` rule 6).
     """
     check_seed(seed)
     check_choice("mode", mode, MODES)
@@ -121,27 +167,19 @@ def run_locks(
     check_number("duration_ms", duration_ms, min=0, min_inclusive=False)
     check_number("think_ms", think_ms, min=0)
     check_type("fencing", fencing, bool)
+    if not isinstance(client_cls, type):
+        raise TypeError(f"client_cls={client_cls!r} must be a class constructed like LockClient")
     works = _per_client("work_ms", work_ms, clients)
     starts = _per_client("start_ms", start_ms, clients)
     faults = _check_faults(faults)
 
     sim = Sim(seed=seed, latency=LAN)
-    if mode == "single":
-        names = ["s1"]
-        sim.add_node("s1", RedisLockServer)
-    elif mode == "replicated":
-        names = ["m1"]
-        sim.add_node("m1", lambda: RedisLockServer(replica="r1",
-                                                   repl_interval_ms=repl_interval_ms))
-        sim.add_node("r1", RedisLockServer)
-    else:
-        names = [f"s{i + 1}" for i in range(servers)]
-        for n in names:
-            sim.add_node(n, RedisLockServer)
+    names = build(sim, servers if mode == "redlock" else 1, node_cls, mode=mode,
+                  repl_interval_ms=repl_interval_ms)
     sim.add_node("store", lambda: FencedStorage(fencing=fencing))
     lcs = []
     for i in range(clients):
-        lc = LockClient(sim, f"c{i + 1}", names, ttl_ms=ttl_ms, release=release,
+        lc = client_cls(sim, f"c{i + 1}", names, ttl_ms=ttl_ms, release=release,
                         watchdog=watchdog, redlock=mode == "redlock", storage="store",
                         retry_ms=retry_ms, acquire_timeout_ms=acquire_timeout_ms,
                         rpc_timeout_ms=5.0 if mode == "redlock" else 20.0, expiry=expiry)
@@ -174,13 +212,15 @@ def run_locks(
     sim.run(until=duration_ms)
     store = sim.handler("store")
     holds = lock_holds(sim.history, end_ms=duration_ms)
-    holds.attrs["summary"] = summarize(holds, sim.history, store)
+    summary = summarize(holds, sim.history, store)
+    holds.attrs["summary"] = summary
     holds.attrs["seed"] = seed
     holds.attrs["duration_ms"] = float(duration_ms)
-    return holds, sim.history
+    return Result(holds, sim.history, seed, {"summary": summary, "duration_ms": float(duration_ms),
+                                             "storage": dict(store.data)})
 
 
-def _failover(sim: Sim, lcs: list[LockClient], at: float):
+def _failover(sim: Sim, lcs: list[Any], at: float):
     yield sim.sleep(at - sim.now)
     for lc in lcs:
         lc.primary = "r1"

@@ -13,6 +13,8 @@ REGISTRY = {
     "rate-limiter": "rate_limiter",
     "quorum-store": "quorum_store",
     "twopc-recovery": "twopc_recovery",
+    "lock-client": "lock_client",
+    "segment-server": "segment_server",
 }
 
 
