@@ -12,6 +12,7 @@ REGISTRY = {
     "raft-kv": "raft_kv",
     "rate-limiter": "rate_limiter",
     "quorum-store": "quorum_store",
+    "zk-lock": "zk_lock",
 }
 
 
