@@ -51,6 +51,19 @@ Liveness
     server that moved on to a newer epoch does not keep it alive), and a follower counts only
     what a leader sends (two servers that each think the other leads must not keep each other
     alive).
+Observers (ZooKeeper 3.3+, ZOOKEEPER-368; the ``observers`` argument)
+  * An observer takes no part in the vote: it sends its notification to the voters only to
+    learn who leads, never adopts or counts a vote, and joins a leader that a quorum of voters
+    reports, in state OBSERVING. Voters never count an observer's vote, ACK or epoch, and a
+    quorum is a majority of the voters only.
+  * An established leader sends a joining observer the *committed* prefix of its log (a
+    ``NewLeader`` that the observer does not acknowledge), then an ``Inform`` with each
+    transaction it commits; the observer appends and applies it at once, in zxid order, and
+    asks to be synchronised again when one is missing. It serves reads and sessions and
+    forwards writes like a follower.
+Capacity (:mod:`dslab.zk.capacity`, when ``ZkConfig.service`` is set)
+  * A server handles received messages one at a time, in arrival order, each for its service
+    time (timers are not queued), so throughput saturates.
 Clients and sessions (Hunt et al. §2, §4)
   * Reads (``GetData``, ``Exists``, ``GetChildren``) are answered from the local tree of the server
     the client is connected to, so they may be stale; ``Sync`` makes the server catch up with the
@@ -74,6 +87,9 @@ Persistent state (acceptedEpoch,            ``ctx.storage``: ``accepted_epoch``,
 currentEpoch, history)                      ``current_epoch``, ``log/<i>``
 ZooKeeper data tree, sessions, watches      :class:`~dslab.zk.tree.DataTree`, ``on_request``,
                                             ``fire_watches``, ``check_sessions``
+Observers (OBSERVERINFO, INFORM)            ``become_observing``, ``sync_observer``,
+                                            ``handle_inform``
+Request processing one at a time            ``on_message``, ``serve_next``, ``dispatch``
 ==========================================  ==================================================
 
 Events in the history: ``state`` (``state=``, ``epoch=``) on every change of state; ``elected``
