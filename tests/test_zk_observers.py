@@ -228,3 +228,24 @@ def test_the_checker_catches_an_observer_that_votes():
     i = next(i for i, e in enumerate(events) if e.node == "o1" and e.name == "state")
     events[i] = replace(events[i], data={**events[i].data, "state": "following"})
     assert any("observer o1 became following" in p for p in check_nemesis_run(run))
+
+
+def test_same_history_with_observers_under_another_pythonhashseed():
+    """An ensemble with observers, under the nemesis and under load (capacity model on), gives
+    the same history and throughput in a subprocess with another PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from dslab.zk.nemesis import mixed_nemesis_run\n"
+        "from dslab.zk.scaling import throughput_run\n"
+        "print(mixed_nemesis_run(7, 3, observers=2).history.to_json())\n"
+        "print(throughput_run(3, 3, 2, 0.1, warmup_ms=50.0, measure_ms=100.0))\n"
+    )
+    outs = []
+    for hashseed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        outs.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                   text=True, check=True, timeout=300).stdout)
+    assert outs[0] == outs[1], "replay with seed=7 (nemesis) and seed=3 (throughput)"

@@ -501,7 +501,7 @@ def faults_sweep(sub: Submission, seed: int) -> tuple[list[Verdict], History]:
 
     # No fault loses a write in flight (the leader is only slowed down): a create whose outcome
     # is unknown could leave an orphan node in the queue, which this recipe cannot recognise
-    # (Curator's "protected" node names are the cure; see the chapter's exercise).
+    # (Curator's "protected" node names are the cure: the chapter's exercise zk-ex-orphan).
     def nemesis() -> Gen:
         for _ in range(12):
             yield sim.sleep(rng.uniform(40, 120))
