@@ -15,11 +15,12 @@ import pytest
 from dslab.zk.nemesis import check_nemesis_run, mixed_nemesis_run
 
 
-def _sweep(seeds: range, servers: int) -> None:
+def _sweep(seeds: range, servers: int, observers: int = 0) -> None:
     for seed in seeds:
-        run = mixed_nemesis_run(seed, servers)
+        run = mixed_nemesis_run(seed, servers, observers=observers)
         problems = check_nemesis_run(run)
-        assert not problems, f"{'; '.join(problems)}; replay with seed={seed} (servers={servers})"
+        assert not problems, (f"{'; '.join(problems)}; replay with seed={seed} "
+                              f"(servers={servers}, observers={observers})")
 
 
 def test_zab_recovers_from_a_mixed_nemesis_in_every_seed():
@@ -28,6 +29,17 @@ def test_zab_recovers_from_a_mixed_nemesis_in_every_seed():
 
 def test_zab_recovers_from_a_mixed_nemesis_with_five_servers():
     _sweep(range(60), servers=5)
+
+
+def test_observers_never_break_the_nemesis_checks():
+    """Observers are crashed, paused and cut off like the voters, and serve the client's writes;
+    every rule still holds, and no observer ever leads, follows, acks or votes."""
+    _sweep(range(100), servers=3, observers=2)
+
+
+@pytest.mark.slow
+def test_observers_never_break_the_nemesis_checks_in_thousands_of_seeds():
+    _sweep(range(100, 2000), servers=3, observers=2)
 
 
 @pytest.mark.slow

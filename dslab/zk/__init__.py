@@ -3,8 +3,11 @@
 - :mod:`dslab.zk.server` -- :class:`ZkServer`, a ZAB server (election, discovery,
   synchronisation, broadcast) serving the data tree; :func:`vote_is_better`.
 - :mod:`dslab.zk.tree` -- the data tree: znodes, stats, ephemeral and sequential nodes.
-- :mod:`dslab.zk.client` -- :class:`ZkClient` (sessions, operations, watches) and the recipes
-  :class:`Lock` and :class:`LeaderElection`.
+- :mod:`dslab.zk.client` -- :class:`ZkClient` (sessions, operations, watches).
+- :mod:`dslab.zk.lock` -- the recipes :class:`Lock` and :class:`LeaderElection` (also the
+  reference of the ``zk-lock`` assignment).
+- :mod:`dslab.zk.capacity` and :mod:`dslab.zk.scaling` -- servers that handle one message at a
+  time, and read/write throughput as voters or observers are added.
 - :mod:`dslab.zk.cluster` -- :func:`build_ensemble`, :func:`leader_of`, :func:`trees`.
 - :mod:`dslab.zk.experiments` and :mod:`dslab.zk.plots` -- the chapter's experiments.
 - :mod:`dslab.zk.quorums` -- the start-up election, split brain, and why 2N+1 servers.

@@ -25,10 +25,11 @@ nothing, not even pings, and handles what arrives only afterwards. It is the cli
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from dslab._validate import check_choice, check_number, check_type
+from dslab._validate import check_number, check_type
 from dslab.sim.world import Client, RpcResult, Sim
+from dslab.zk.lock import LeaderElection, Lock, RecipeClient, seq_of
 from dslab.zk.messages import (
     Create,
     CreateSession,
@@ -42,6 +43,15 @@ from dslab.zk.messages import (
     WatchEvent,
 )
 from dslab.zk.tree import check_path
+
+__all__ = [
+    "LeaderElection",
+    "Lock",
+    "RecipeClient",
+    "ZkClient",
+    "add_zk_client",
+    "seq_of",
+]
 
 Gen = Generator[Any, Any, Any]
 
@@ -256,123 +266,3 @@ def add_zk_client(
     sim.clients[name] = client
     sim._endpoints[name] = client
     return client
-
-
-def seq_of(name: str) -> int:
-    """The sequence number of a sequential node name (its last ten digits)."""
-    return int(name[-10:])
-
-
-@runtime_checkable
-class RecipeClient(Protocol):
-    """What the recipes use of a client: :class:`ZkClient` on the simulator, or an adapter over
-    a real ZooKeeper client (``tests/test_real_zookeeper.py`` runs :class:`Lock` unchanged
-    against ZooKeeper 3.8 through one backed by kazoo). Operations are generators returning an
-    :class:`~dslab.sim.RpcResult`; with ``watch=True`` they return ``(result, event)`` and the
-    recipe yields the event to wait for the watch."""
-
-    expired: bool
-
-    def invoke(self, f: str, value: Any = None) -> Any: ...
-
-    def complete(self, invocation: Any, result: Any, value: Any = None) -> Any: ...
-
-    def create(
-        self,
-        path: str,
-        data: Any = None,
-        *,
-        ephemeral: bool = False,
-        sequential: bool = False,
-        record: bool = True,
-    ) -> Gen: ...
-
-    def delete(self, path: str, version: int = -1, *, record: bool = True) -> Gen: ...
-
-    def exists(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
-
-    def get_children(self, path: str, *, watch: bool = False, record: bool = True) -> Gen: ...
-
-
-class Lock:
-    """The lock recipe: an ephemeral sequential node per contender, lowest number holds.
-
-    ``mode="predecessor"`` (the recipe) watches the previous node only; ``mode="herd"`` watches
-    the parent's children, so every release notifies every waiter. ``token`` is the czxid of the
-    holder's lock node: it grows with every new holder and can serve as a fencing token.
-    """
-
-    acquire_f = "acquire"
-    release_f = "release"
-
-    def __init__(
-        self, client: RecipeClient, path: str = "/lock", mode: str = "predecessor"
-    ) -> None:
-        if not isinstance(client, RecipeClient):
-            raise TypeError(
-                f"client={client!r} has type {type(client).__name__}; expected a ZkClient (or "
-                "an object with its recipe interface, dslab.zk.client.RecipeClient)"
-            )
-        self.client = client
-        self.path = check_path(path)
-        self.mode = check_choice("mode", mode, ("predecessor", "herd"))
-        self.node: str | None = None
-        self.token: int | None = None
-
-    def acquire(self) -> Gen:
-        c = self.client
-        inv = c.invoke(self.acquire_f, self.path)
-        res = yield from c.create(f"{self.path}/n-", ephemeral=True, sequential=True, record=False)
-        if not res.ok:
-            c.complete(inv, res)
-            return res
-        self.node = res.value
-        mine = self.node.rsplit("/", 1)[1]
-        stat = yield from c.exists(self.node, record=False)
-        self.token = stat.value.czxid if stat.ok and stat.value else None
-        while True:
-            if c.expired:
-                res = RpcResult("fail", None, "session_expired")
-                break
-            if self.mode == "herd":
-                res, ev = yield from c.get_children(self.path, watch=True, record=False)
-            else:
-                res = yield from c.get_children(self.path, record=False)
-            if not res.ok:
-                break
-            kids = sorted(res.value, key=seq_of)
-            if mine not in kids:
-                res = RpcResult("fail", None, "session_expired")
-                break
-            i = kids.index(mine)
-            if i == 0:
-                res = RpcResult("ok", self.token)
-                break
-            if self.mode == "herd":
-                yield ev
-                continue
-            pred = f"{self.path}/{kids[i - 1]}"
-            st, ev = yield from c.exists(pred, watch=True, record=False)
-            if st.ok and st.value is not None:
-                yield ev
-        c.complete(inv, res, self.token if res.ok else None)
-        return res
-
-    def release(self) -> Gen:
-        c = self.client
-        inv = c.invoke(self.release_f, self.path)
-        res = yield from c.delete(self.node, record=False) if self.node else RpcResult("fail")
-        c.complete(inv, res)
-        self.node = None
-        return res
-
-
-class LeaderElection(Lock):
-    """Leader election with ephemeral sequential nodes: the lowest node's owner leads; each
-    candidate watches its predecessor; a leader whose session ends is replaced by the next."""
-
-    acquire_f = "campaign"
-    release_f = "resign"
-
-    def __init__(self, client: RecipeClient, path: str = "/election") -> None:
-        super().__init__(client, path, "predecessor")

@@ -16,16 +16,21 @@ def build_ensemble(
     *,
     config: ZkConfig | None = None,
     latency: Any = None,
+    observers: int = 0,
 ) -> tuple[Sim, list[str]]:
-    """A ``Sim`` with ``servers`` ZooKeeper servers ``s1``.. (myid 1..), on FIFO links as ZAB
-    assumes (TCP). Returns ``(sim, names)``; the servers boot at time 0 and elect a leader."""
+    """A ``Sim`` with ``servers`` voting ZooKeeper servers ``s1``.. (myid 1..) and ``observers``
+    observers ``o1``.. (the next myids), on FIFO links as ZAB assumes (TCP). Returns
+    ``(sim, names)`` (voters first); the servers boot at time 0 and elect a leader."""
     check_number("servers", servers, min=1, integer=True)
+    check_number("observers", observers, min=0, max=64, integer=True)
     sim = Sim(seed, latency=latency if latency is not None else Uniform(1.0, 2.0), fifo=True)
-    names = [f"s{i}" for i in range(1, servers + 1)]
+    voters = [f"s{i}" for i in range(1, servers + 1)]
+    obs = [f"o{i}" for i in range(1, observers + 1)]
+    names = voters + obs
     ids = {n: i for i, n in enumerate(names, start=1)}
     cfg = config or ZkConfig()
     for n in names:
-        sim.add_node(n, lambda n=n: ZkServer(n, ids, cfg))
+        sim.add_node(n, lambda n=n: ZkServer(n, ids, cfg, observers=obs))
     return sim, names
 
 

@@ -195,6 +195,17 @@ class Commit:
 
 
 @dataclass(frozen=True, slots=True)
+class Inform:
+    """Leader -> observer: a transaction that is already committed (ZooKeeper's INFORM). An
+    observer never sees a proposal, so it never acks and is never part of a quorum."""
+
+    epoch: int
+    zxid: int
+    prev_zxid: int
+    txn: Txn
+
+
+@dataclass(frozen=True, slots=True)
 class Forward:
     """Follower -> leader: a client's write (or a ``Sync``) to be ordered by the leader."""
 

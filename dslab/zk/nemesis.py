@@ -13,6 +13,8 @@ fault is healed and the run checks what must hold after any mix of faults:
   never both become established leaders of the same epoch.
 - **Safety**: no server ever truncates a committed transaction; at the end every server holds
   the same tree, which contains every write the client saw acknowledged.
+- **Observers stay observers** (with ``observers > 0``): an observer never leads, follows or
+  votes, and the faults hit observers too (they crash, pause, are cut off, serve the client).
 
 :func:`check_nemesis_run` turns a run into a list of violated rules (empty when all hold).
 """
@@ -37,6 +39,7 @@ class NemesisRun:
 
     seed: int
     servers: int
+    observers: int
     heal_ms: float
     recover_ms: float
     acked: list[str]
@@ -55,18 +58,20 @@ def mixed_nemesis_run(
     faults: int = 8,
     duplicate: float = 0.05,
     recover_ms: float = 3000.0,
+    observers: int = 0,
 ) -> NemesisRun:
     """``faults`` faults drawn from the seed (a random partition, a crash with a restart 20-150
     ms later, or a pause of 50-400 ms), one every 50-250 ms, while messages are duplicated with
     probability ``duplicate`` and a client writes ``/k<i>`` through random servers. Then heal,
     restart whatever is down, stop duplicating, and write ``/after`` (retrying) for up to
-    ``recover_ms``."""
+    ``recover_ms``. ``observers`` observers join the voting ``servers`` (and the faults)."""
     check_seed(seed)
     check_number("servers", servers, min=3, max=9, integer=True)
     check_number("faults", faults, min=0, max=200, integer=True)
     check_probability("duplicate", duplicate)
     check_number("recover_ms", recover_ms, min=100, max=60_000)
-    sim, names = build_ensemble(seed, servers)
+    check_number("observers", observers, min=0, max=9, integer=True)
+    sim, names = build_ensemble(seed, servers, observers=observers)
     run_until_leader(sim)
     client = add_zk_client(sim, "c", names, session_timeout_ms=60_000.0, op_timeout_ms=150.0)
     sim.run(until=sim.process(client.connect()))
@@ -140,6 +145,7 @@ def mixed_nemesis_run(
     return NemesisRun(
         seed=seed,
         servers=servers,
+        observers=observers,
         heal_ms=heal_ms,
         recover_ms=recover_ms,
         acked=acked,
@@ -155,9 +161,21 @@ def mixed_nemesis_run(
 def check_nemesis_run(run: NemesisRun, *, max_elections_after_heal: int | None = None) -> list[str]:
     """The rules of the module docstring that ``run`` violates, each explained (empty: all hold).
     After the heal each server decides at most a few times while the ensemble settles: the bound
-    defaults to ``4 * servers`` decisions."""
-    bound = 4 * run.servers if max_elections_after_heal is None else max_elections_after_heal
+    defaults to ``4 * (servers + observers)`` decisions."""
+    everyone = run.servers + run.observers
+    bound = 4 * everyone if max_elections_after_heal is None else max_elections_after_heal
     problems = []
+    for e in run.history.events:
+        observer = e.node.startswith("o")
+        if observer and e.name == "state" and e.data["state"] in ("leading", "following"):
+            problems.append(f"observer {e.node} became {e.data['state']} at {e.time:.1f} ms")
+        if observer and e.name in ("established", "commit"):
+            problems.append(f"observer {e.node} logged {e.name!r} at {e.time:.1f} ms")
+    votes = ("AckEpoch", "AckNewLeader", "Ack")  # what a voter sends for an epoch or a proposal
+    for m in run.history.messages:
+        if m.src.startswith("o") and m.type in votes:
+            problems.append(f"observer {m.src} sent {m.type} to {m.dst} at {m.send_time:.1f} ms")
+            break
     if run.after_heal_ok_ms is None:
         problems.append(f"no write committed within {run.recover_ms:.0f} ms after the heal")
     if run.elections_after_heal > bound:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dslab._validate import check_type
 from dslab.viz import cdf, spacetime
-from dslab.viz.style import new_axes
+from dslab.viz.style import new_axes, title_with_seed
 
 STATE_COLORS = {
     "leading": "#2a9d8f",
@@ -362,4 +362,38 @@ def plot_group(df: pd.DataFrame, title: str = "Group membership: the monitor's v
             ax.text(t, df["count"].max() + 0.3, text, ha="center", fontsize=9)
     ax.set_ylim(0, df["count"].max() + 1)
     ax.legend(loc="lower left")
+    return fig
+
+
+WRITE_COLORS = {0.0: "#2a9d8f", 0.1: "#e9c46a", 1.0: "#e76f51"}
+
+
+def plot_scaling(
+    by_servers: pd.DataFrame,
+    by_observers: pd.DataFrame,
+    title: str = "Throughput of a saturated ensemble",
+):
+    """Two panels, operations per second (log scale) for each write fraction: against the
+    number of voting servers (left), and against observers added to three voters (right)."""
+    import matplotlib.pyplot as plt
+
+    by_servers = _frame(by_servers, "by_servers")
+    by_observers = _frame(by_observers, "by_observers")
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.0), sharey=True, layout="constrained")
+    seed = by_servers.attrs.get("seed")
+    panels = (
+        (axes[0], by_servers, "servers", "voting servers (followers + leader), no observers"),
+        (axes[1], by_observers, "observers", "observers added to 3 voting servers"),
+    )
+    for ax, df, col, xlabel in panels:
+        for frac, d in df.groupby("write_fraction"):
+            color = WRITE_COLORS.get(float(frac), None)
+            ax.plot(d[col], d["ops_per_s"], "o-", color=color, label=f"{frac:.0%} writes")
+        ax.set_xlabel(xlabel)
+        ax.set_xticks(sorted(df[col].unique()))
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("throughput (operations / s, simulated time)")
+    axes[1].legend(loc="center right")
+    fig.suptitle(title_with_seed(title, seed))
     return fig

@@ -51,6 +51,19 @@ Liveness
     server that moved on to a newer epoch does not keep it alive), and a follower counts only
     what a leader sends (two servers that each think the other leads must not keep each other
     alive).
+Observers (ZooKeeper 3.3+, ZOOKEEPER-368; the ``observers`` argument)
+  * An observer takes no part in the vote: it sends its notification to the voters only to
+    learn who leads, never adopts or counts a vote, and joins a leader that a quorum of voters
+    reports, in state OBSERVING. Voters never count an observer's vote, ACK or epoch, and a
+    quorum is a majority of the voters only.
+  * An established leader sends a joining observer the *committed* prefix of its log (a
+    ``NewLeader`` that the observer does not acknowledge), then an ``Inform`` with each
+    transaction it commits; the observer appends and applies it at once, in zxid order, and
+    asks to be synchronised again when one is missing. It serves reads and sessions and
+    forwards writes like a follower.
+Capacity (:mod:`dslab.zk.capacity`, when ``ZkConfig.service`` is set)
+  * A server handles received messages one at a time, in arrival order, each for its service
+    time (timers are not queued), so throughput saturates.
 Clients and sessions (Hunt et al. §2, §4)
   * Reads (``GetData``, ``Exists``, ``GetChildren``) are answered from the local tree of the server
     the client is connected to, so they may be stale; ``Sync`` makes the server catch up with the
@@ -74,6 +87,9 @@ Persistent state (acceptedEpoch,            ``ctx.storage``: ``accepted_epoch``,
 currentEpoch, history)                      ``current_epoch``, ``log/<i>``
 ZooKeeper data tree, sessions, watches      :class:`~dslab.zk.tree.DataTree`, ``on_request``,
                                             ``fire_watches``, ``check_sessions``
+Observers (OBSERVERINFO, INFORM)            ``become_observing``, ``sync_observer``,
+                                            ``handle_inform``
+Request processing one at a time            ``on_message``, ``serve_next``, ``dispatch``
 ==========================================  ==================================================
 
 Events in the history: ``state`` (``state=``, ``epoch=``) on every change of state; ``elected``
@@ -88,6 +104,7 @@ from typing import Any
 
 from dslab._validate import check_number
 from dslab.core import Context, Handler, Request, Response
+from dslab.zk.capacity import ServiceTimes
 from dslab.zk.messages import (
     READ_OPS,
     WRITE_OPS,
@@ -102,6 +119,7 @@ from dslab.zk.messages import (
     FollowerPing,
     Forward,
     GetData,
+    Inform,
     LeaderPing,
     NewEpoch,
     NewLeader,
@@ -128,8 +146,14 @@ class ZkConfig:
     #: How long a new leader may take to be established (ZooKeeper's initLimit); ``None``
     #: means twice ``sync_limit_ms``.
     init_limit_ms: float | None = None
+    #: Service times of a server's one-at-a-time queue (:mod:`dslab.zk.capacity`); ``None``
+    #: means infinitely fast servers (every message handled the moment it arrives).
+    service: ServiceTimes | None = None
 
     def __post_init__(self) -> None:
+        if self.service is not None and not isinstance(self.service, ServiceTimes):
+            raise TypeError(f"service={self.service!r} has type {type(self.service).__name__}; "
+                            "expected a dslab.zk.capacity.ServiceTimes or None")
         check_number("tick_ms", self.tick_ms, min=0, min_inclusive=False)
         check_number("sync_limit_ms", self.sync_limit_ms, min=self.tick_ms, min_inclusive=False)
         if self.init_limit_ms is None:
@@ -156,17 +180,35 @@ def vote_is_better(new: tuple[int, int, int], current: tuple[int, int, int]) -> 
 
 
 class ZkServer(Handler):
-    """One ZooKeeper server. ``servers`` maps every server's node name to its myid."""
+    """One ZooKeeper server. ``servers`` maps every server's node name to its myid;
+    ``observers`` names those of them that are observers (they vote in nothing)."""
 
-    def __init__(self, name: str, servers: dict[str, int], config: ZkConfig | None = None):
+    def __init__(
+        self,
+        name: str,
+        servers: dict[str, int],
+        config: ZkConfig | None = None,
+        observers: Any = (),
+    ):
         if name not in servers:
             raise ValueError(f"name={name!r} is not in servers={servers!r}")
+        observers = frozenset(observers)
+        strange = sorted(o for o in observers if o not in servers)
+        if strange:
+            raise ValueError(f"observers={sorted(observers)!r} names {strange}, which are not in "
+                             f"servers={servers!r}")
+        if len(observers) >= len(servers):
+            raise ValueError(f"observers={sorted(observers)!r} leaves no voting server; at least "
+                             "one server must be a participant")
         self.name = name
         self.servers = dict(servers)
+        self.observers = observers
+        self.voters = sorted(s for s in servers if s not in observers)
+        self.is_observer = name in observers
         self.myid = servers[name]
         self.by_id = {i: n for n, i in servers.items()}
         self.config = config or ZkConfig()
-        self.quorum = len(servers) // 2 + 1
+        self.quorum = len(self.voters) // 2 + 1  # observers never count toward a quorum
         self.state = "looking"
         self.round = 0
         self.vote: tuple[int, int, int] = (0, 0, self.myid)
@@ -195,6 +237,7 @@ class ZkServer(Handler):
         self.deadlines: dict[str, float] = {}
         self.closing: set[str] = set()
         self.last_heard: dict[str, float] = {}
+        self.observing: list[str] = []  # observers synchronised with this leader (get INFORMs)
         # follower
         self.last_leader = 0.0
         self.touches: set[str] = set()
@@ -203,6 +246,9 @@ class ZkServer(Handler):
         self.child_watches: dict[str, set[str]] = {}
         self.connected: set[str] = set()  # sessions whose client talks to this server
         self.started_leading = 0.0
+        # capacity model: one FIFO queue of received messages, handled one at a time
+        self.cpu_queue: list[tuple[str, Any, float]] = []
+        self.cpu_busy = False
 
     # -- persistence -------------------------------------------------------------------------
     def accepted_epoch(self, ctx: Context) -> int:
@@ -243,7 +289,12 @@ class ZkServer(Handler):
         self.start_looking(ctx)
 
     def on_timer(self, ctx: Context, name: str) -> None:
-        if name == "election" and self.state == "looking":
+        if name == "cpu":
+            src, msg, _ = self.cpu_queue.pop(0)
+            self.cpu_busy = False
+            self.dispatch(ctx, src, msg)
+            self.serve_next(ctx)
+        elif name == "election" and self.state == "looking":
             self.broadcast_vote(ctx)
             ctx.set_timer("election", self.config.election_timeout_ms)
         elif name == "finalize" and self.state == "looking" and self.quorum_agrees():
@@ -251,10 +302,35 @@ class ZkServer(Handler):
         elif name == "tick":
             if self.state == "leading":
                 self.leader_tick(ctx)
-            elif self.state == "following":
+            elif self.state in ("following", "observing"):
                 self.follower_tick(ctx)
 
     def on_message(self, ctx: Context, src: str, msg: Any) -> None:
+        service = self.config.service
+        if service is None:
+            self.dispatch(ctx, src, msg)
+            return
+        cost = service.cost(msg)
+        if isinstance(msg, Request) and self.state == "leading" and not isinstance(
+            msg.body, (*READ_OPS, Ping)
+        ):
+            cost += service.propose_ms  # the leader orders its own clients' writes too
+        self.cpu_queue.append((src, msg, cost))
+        self.serve_next(ctx)
+
+    def serve_next(self, ctx: Context) -> None:
+        """Capacity model: start on the oldest queued message if the server is idle."""
+        while self.cpu_queue and not self.cpu_busy:
+            src, msg, cost = self.cpu_queue[0]
+            if cost > 0:
+                self.cpu_busy = True
+                ctx.set_timer("cpu", cost)
+                return
+            self.cpu_queue.pop(0)
+            self.dispatch(ctx, src, msg)
+
+    def dispatch(self, ctx: Context, src: str, msg: Any) -> None:
+        """Handle one received message (after its service time, with the capacity model)."""
         if isinstance(msg, Request):
             self.on_request(ctx, src, msg)
             return
@@ -272,6 +348,15 @@ class ZkServer(Handler):
                 Forward: self.handle_forward,
                 FollowerPing: self.handle_follower_ping,
             }.get(type(msg))
+        elif self.state == "observing" and src == self.leader:
+            handler = {
+                NewLeader: self.handle_new_leader,
+                Inform: self.handle_inform,
+                SyncDone: self.handle_sync_done,
+                LeaderPing: self.handle_leader_ping,
+            }.get(type(msg))
+            if handler is not None:
+                self.last_leader = ctx.now()
         elif self.state == "following" and src == self.leader:
             handler = {
                 NewEpoch: self.handle_new_epoch,
@@ -315,7 +400,7 @@ class ZkServer(Handler):
 
     def broadcast_vote(self, ctx: Context) -> None:
         note = self.notification(ctx)
-        for peer in sorted(self.servers):
+        for peer in self.voters:  # observers neither vote nor need to hear votes
             if peer != self.name:
                 ctx.send(peer, note)
 
@@ -328,6 +413,10 @@ class ZkServer(Handler):
             if n.state == "looking":
                 ctx.send(src, self.notification(ctx))  # tell it who leads
             return
+        if src in self.observers:
+            return  # an observer's vote is never counted
+        if self.is_observer and n.state == "looking":
+            return  # an observer takes no part in the vote: it waits to be told who leads
         if n.state == "looking":
             if n.round > self.round:
                 self.round = n.round
@@ -357,7 +446,7 @@ class ZkServer(Handler):
             says_leading = leader_name in self.out_of_election and (
                 self.out_of_election[leader_name].state == "leading"
             )
-            mine = 1 if self.vote == theirs else 0
+            mine = 1 if self.vote == theirs and not self.is_observer else 0
             if says_leading and len(backers) + mine >= self.quorum:
                 self.decide(ctx, (n.epoch, n.zxid, n.leader))
 
@@ -370,7 +459,9 @@ class ZkServer(Handler):
         ctx.cancel_timer("election")
         ctx.cancel_timer("finalize")
         ctx.log("elected", leader=self.by_id[vote[2]], vote=list(vote), round=self.round)
-        if vote[2] == self.myid:
+        if self.is_observer:
+            self.become_observing(ctx, self.by_id[vote[2]])
+        elif vote[2] == self.myid:
             self.become_leading(ctx)
         else:
             self.become_following(ctx, self.by_id[vote[2]])
@@ -387,6 +478,7 @@ class ZkServer(Handler):
         self.epoch_acks = set()
         self.epoch_votes = set()
         self.forward_to = []
+        self.observing = []
         self.last_heard = {}
         self.started_leading = ctx.now()
         ctx.set_timer("tick", self.config.tick_ms)
@@ -410,6 +502,9 @@ class ZkServer(Handler):
         )
 
     def handle_follower_info(self, ctx: Context, src: str, msg: FollowerInfo) -> None:
+        if src in self.observers:
+            self.sync_observer(ctx, src, msg)
+            return
         self.infos[src] = msg.accepted_epoch
         if self.new_epoch is not None and msg.accepted_epoch > self.new_epoch:
             # It promised a newer epoch and will never acknowledge ours: give way, so that the
@@ -455,8 +550,27 @@ class ZkServer(Handler):
             self.forward_to.append(dst)
         self.match[dst] = 0
 
+    def sync_observer(self, ctx: Context, src: str, msg: FollowerInfo) -> None:
+        """An observer joins an established leader: it gets the *committed* prefix of the log
+        (an observer never holds a transaction that may still be dropped), then an ``Inform``
+        for every later commit. It takes no part in discovery: no epoch vote, no ack."""
+        if not self.established:
+            return  # it asks again on its next tick
+        committed = self.log[: self.commit_index]
+        keep = 0
+        for mine, other in zip(committed, msg.zxids, strict=False):
+            if mine[0] != other:
+                break
+            keep += 1
+        last = msg.zxids[-1] if msg.zxids else 0
+        commit_zxid = committed[-1][0] if committed else 0
+        entries = tuple(committed[keep:])
+        ctx.send(src, NewLeader(self.epoch, keep, entries, commit_zxid, len(msg.zxids), last))
+        if src not in self.observing:
+            self.observing.append(src)
+
     def handle_ack_new_leader(self, ctx: Context, src: str, msg: AckNewLeader) -> None:
-        if msg.epoch != self.epoch:
+        if src in self.observers or msg.epoch != self.epoch:
             return
         self.match[src] = self.pos[msg.last_zxid] + 1 if msg.last_zxid else 0
         self.new_leader_acks.add(src)
@@ -491,6 +605,8 @@ class ZkServer(Handler):
         return zxid
 
     def handle_ack(self, ctx: Context, src: str, msg: Ack) -> None:
+        if src in self.observers:
+            return  # an observer is never part of a quorum, whatever it sends
         if msg.epoch != self.epoch or msg.zxid not in self.pos:
             return
         self.match[src] = max(self.match.get(src, 0), self.pos[msg.zxid] + 1)
@@ -507,10 +623,13 @@ class ZkServer(Handler):
 
     def commit_to(self, ctx: Context, n: int) -> None:
         for i in range(self.commit_index, n):
-            zxid = self.log[i][0]
+            zxid, txn = self.log[i]
             ctx.log("commit", zxid=zxid)
             for peer in self.forward_to:
                 ctx.send(peer, Commit(self.epoch, zxid))
+            prev = self.log[i - 1][0] if i else 0
+            for peer in self.observing:
+                ctx.send(peer, Inform(self.epoch, zxid, prev, txn))
         self.commit_index = max(self.commit_index, n)
         self.apply_to(ctx, self.commit_index)
         ready = [s for s in self.pending_syncs if s[0] <= self.commit_index]
@@ -547,7 +666,7 @@ class ZkServer(Handler):
     def leader_tick(self, ctx: Context) -> None:
         now = ctx.now()
         commit_zxid = self.log[self.commit_index - 1][0] if self.commit_index else 0
-        for peer in self.forward_to:
+        for peer in self.forward_to + self.observing:
             ctx.send(peer, LeaderPing(self.epoch, commit_zxid))
         alive = 1 + sum(1 for t in self.last_heard.values() if now - t <= self.config.sync_limit_ms)
         if alive < self.quorum and now - self.started_leading > self.config.sync_limit_ms:
@@ -581,6 +700,26 @@ class ZkServer(Handler):
         self.touches = set()
         ctx.send(leader, FollowerInfo(self.accepted_epoch(ctx), self.zxids()))
         ctx.set_timer("tick", self.config.tick_ms)
+
+    def become_observing(self, ctx: Context, leader: str) -> None:
+        """An observer learns the leader like a follower, then asks it for the committed log."""
+        self.leader = leader
+        self.set_state(ctx, "observing")
+        self.last_leader = ctx.now()
+        self.touches = set()
+        ctx.send(leader, FollowerInfo(self.accepted_epoch(ctx), self.zxids()))
+        ctx.set_timer("tick", self.config.tick_ms)
+
+    def handle_inform(self, ctx: Context, src: str, msg: Inform) -> None:
+        """An observer appends a committed transaction and applies it at once (no ack)."""
+        if msg.epoch != self.epoch or not self.serving or msg.zxid in self.pos:
+            return
+        if msg.prev_zxid != self.last_zxid:  # a gap: synchronise again
+            self.serving = False
+            ctx.send(src, FollowerInfo(self.accepted_epoch(ctx), self.zxids()))
+            return
+        self.append(ctx, msg.zxid, msg.txn)
+        self.apply_to(ctx, len(self.log))
 
     def handle_new_epoch(self, ctx: Context, src: str, msg: NewEpoch) -> None:
         """Accept a newer epoch and vote for its leader; vote for each epoch once.
@@ -619,12 +758,14 @@ class ZkServer(Handler):
             self.truncate(ctx, msg.keep)
         for zxid, txn in msg.entries:
             self.append(ctx, zxid, txn)
-        ctx.storage["current_epoch"] = msg.epoch
+        if not self.is_observer:  # an observer's epoch takes no part in any election
+            ctx.storage["current_epoch"] = msg.epoch
         self.epoch = msg.epoch
         self.serving = True
         if msg.commit_zxid:
             self.apply_to(ctx, self.pos[msg.commit_zxid] + 1)
-        ctx.send(src, AckNewLeader(msg.epoch, self.last_zxid))
+        if not self.is_observer:
+            ctx.send(src, AckNewLeader(msg.epoch, self.last_zxid))
 
     def handle_proposal(self, ctx: Context, src: str, msg: Proposal) -> None:
         if msg.epoch != self.current_epoch(ctx) or not self.serving:

@@ -15,6 +15,7 @@ REGISTRY = {
     "twopc-recovery": "twopc_recovery",
     "lock-client": "lock_client",
     "segment-server": "segment_server",
+    "zk-lock": "zk_lock",
 }
 
 
