@@ -4,7 +4,8 @@
   ``# SOLUTION`` blocks (so the two never drift).
 - :mod:`dslab.grade.framework` -- assignments, tests, trials, the report and ``results.json``.
 - :mod:`dslab.grade.assignments` -- one module per assignment (``raft-election``, ``raft-kv``,
-  ``rate-limiter``, ``quorum-store``).
+  ``rate-limiter``, ``quorum-store``, ``lock-client``, ``segment-server``, ``zk-lock``,
+  ``twopc-recovery``).
 - :mod:`dslab.grade.cli` -- the ``dslab`` command: ``dslab skeleton NAME``,
   ``dslab grade NAME student.py``, ``dslab assignments``.
 """
