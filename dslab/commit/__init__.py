@@ -12,8 +12,17 @@ atomic commitment makes it take effect at all of them or at none. The modules:
 - :mod:`dslab.commit.threepc` -- 3PC (Skeen 1981): CanCommit / PreCommit / DoCommit, the notes'
   timeout rule and Skeen's termination protocol.
 - :mod:`dslab.commit.check` -- atomicity (AC1-AC5) and the time participants spend in doubt.
-- :mod:`dslab.commit.cluster`, :mod:`dslab.commit.experiments`, :mod:`dslab.commit.plots` -- the
+- :mod:`dslab.commit.cluster`, :mod:`dslab.commit.scenarios`, :mod:`dslab.commit.analysis`
+  (with :mod:`dslab.commit.experiments` as the notebook's facade), :mod:`dslab.commit.plots` -- the
   chapter's runs and figures.
+
+Flexible transactions, run beside 2PC on the same transfers (:mod:`dslab.commit.ledger`) and the
+same faults: :mod:`dslab.commit.tcc` (Try / Confirm / Cancel, empty rollback, suspension),
+:mod:`dslab.commit.saga` (compensations run backwards), :mod:`dslab.commit.outbox` (local message
+table with an at-least-once relay), :mod:`dslab.commit.txmsg` (half messages and check-back), and
+:mod:`dslab.commit.twopc_ledger` (the same transfers through 2PC with row locks); judged by
+:mod:`dslab.commit.practice_check` (eventual atomicity, no lost compensation, nothing left frozen),
+run by :mod:`dslab.commit.practice_experiments` and drawn by :mod:`dslab.commit.practice_plots`.
 
 Map to the course notes (一致性协议和算法, 数据库中的2PC): 协调者 = coordinator, 参与者 =
 participant, 准备阶段 = phase 1 (Prepare / CanCommit), undo/redo 日志 = the participant's forced
