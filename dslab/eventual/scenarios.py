@@ -208,7 +208,7 @@ def convergence_run(
     anti_entropy_ms: float | None = 200.0,
     read_repair: bool = True,
     hinted_handoff: bool = False,
-    nodes: int = 5,
+    n: int = 5,
     keys: int = 100,
     partition_ms: float = 1000.0,
     write_rate_per_s: float = 100.0,
@@ -238,7 +238,7 @@ def convergence_run(
         check_number("anti_entropy_ms", anti_entropy_ms, min=0, min_inclusive=False)
     check_type("read_repair", read_repair, bool)
     check_type("hinted_handoff", hinted_handoff, bool)
-    check_number("nodes", nodes, min=4, integer=True)
+    check_number("n", n, min=4, integer=True)
     check_number("keys", keys, min=1, integer=True)
     check_number("partition_ms", partition_ms, min=0, min_inclusive=False)
     check_number("write_rate_per_s", write_rate_per_s, min=0, min_inclusive=False)
@@ -253,10 +253,10 @@ def convergence_run(
         read_repair=read_repair,
         anti_entropy_ms=anti_entropy_ms,
     )
-    names = node_names(nodes)
+    names = node_names(n)
     ks = _keys(keys)
     cl = Cluster(
-        seed=seed, nodes=nodes, config=cfg, initial=dict.fromkeys(ks, "v0"),
+        seed=seed, nodes=n, config=cfg, initial=dict.fromkeys(ks, "v0"),
         clients=("c1", "c2"), journal=False, node_cls=node_cls,
     )
     sim = cl.sim
@@ -347,7 +347,7 @@ def hinted_handoff(
     seed: int = 0,
     *,
     sloppy_quorum: bool = True,
-    nodes: int = 5,
+    n: int = 5,
     keys: int = 60,
     down: str = "n3",
     crash_ms: float = 300.0,
@@ -368,9 +368,9 @@ def hinted_handoff(
     """
     check_seed(seed)
     check_type("sloppy_quorum", sloppy_quorum, bool)
-    check_number("nodes", nodes, min=4, integer=True)
+    check_number("n", n, min=4, integer=True)
     check_number("keys", keys, min=1, integer=True)
-    names = node_names(nodes)
+    names = node_names(n)
     check_choice("down", down, names)
     check_number("crash_ms", crash_ms, min=0)
     check_number("restart_ms", restart_ms, min=crash_ms)
@@ -382,7 +382,7 @@ def hinted_handoff(
     )
     ks = _keys(keys)
     cl = Cluster(
-        seed=seed, nodes=nodes, config=cfg, initial=dict.fromkeys(ks, "v0"),
+        seed=seed, nodes=n, config=cfg, initial=dict.fromkeys(ks, "v0"),
         clients=("c1", "c2"), node_cls=node_cls,
     )
     sim = cl.sim

@@ -597,7 +597,7 @@ def isolation(
     method_cap: int = 4,
     timeout_ms: float = 50.0,
     db_slow_ms: float = 200.0,
-    incident: tuple[float, float] = (1000.0, 3000.0),
+    incident_ms: tuple[float, float] = (1000.0, 3000.0),
     duration_ms: float = 4500.0,
     window_ms: float = 100.0,
     bin_ms: float = 100.0,
@@ -605,8 +605,9 @@ def isolation(
 ) -> Result:
     """``Api.fast`` (about 1 ms, from memory) and ``Api.slow`` (reads ``db``) share server ``s1``.
 
-    During ``incident`` the database answers ``s1`` after ``db_slow_ms`` instead of about 1 ms,
-    so each ``slow`` request holds a worker that long. Clients give up after ``timeout_ms``.
+    During ``incident_ms`` (start, end) the database answers ``s1`` after ``db_slow_ms`` instead
+    of about 1 ms, so each ``slow`` request holds a worker that long. Clients give up after
+    ``timeout_ms``.
     ``frame`` (the series): per variant and time bin the success rate and mean latency of each
     method; ``metadata["summary"]``: per variant the totals during the incident;
     ``metadata["transitions"]``: for the isolation variant, when ``slow`` moved between pools.
@@ -620,9 +621,9 @@ def isolation(
     check_number("timeout_ms", timeout_ms, min=0, min_inclusive=False)
     check_number("db_slow_ms", db_slow_ms, min=0)
     check_number("bin_ms", bin_ms, min=0, min_inclusive=False)
-    start, end = incident
-    check_number("incident start", start, min=0)
-    check_number("incident end", end, min=start)
+    start, end = incident_ms
+    check_number("incident_ms start", start, min=0)
+    check_number("incident_ms end", end, min=start)
     check_number("duration_ms", duration_ms, min=end)
     series, summary, transitions, histories = [], [], {}, {}
     for v in variants:
