@@ -57,3 +57,23 @@ def test_the_two_breakers_have_different_names_and_one_state_machine():
     assert GatewayBreaker.__name__ != breaker.CircuitBreaker.__name__
     assert issubclass(GatewayBreaker, breaker.CircuitBreaker)
     assert CircuitBreaker is GatewayBreaker  # the name the gateway chapter imports
+
+
+@pytest.mark.parametrize("mode", ["push", "poll"])
+def test_the_gateway_never_calls_an_instance_after_its_routes_dropped_it(mode):
+    result = ss.registry_routes(4, mode=mode)
+    verdict = sx.routes_follow_registry(result.history, 2300.0)
+    assert verdict, str(verdict)
+
+
+def test_the_registry_checker_catches_a_gateway_that_kept_calling_a_dropped_instance():
+    from dslab.history import History, NodeEvent
+
+    result = ss.registry_routes(4, mode="poll")  # polling: o2 is still called after it leaves
+    assert result.metadata["summary"]["calls_after_leave"] > 0
+    forged = History.from_records(result.history.to_records(), seed=4)
+    # the gateway claims to have dropped o2 the moment it left, yet it went on calling it
+    forged.events.insert(0, NodeEvent(2300.0, "gw", "routes_updated",
+                                      {"instances": ["o1", "o3", "o4"]}))
+    verdict = sx.routes_follow_registry(forged, 2300.0)
+    assert verdict.unsafe and "replay with seed=4" in str(verdict)

@@ -6,6 +6,8 @@ filter traces a gateway kept, or of a run's history.
   refused request of each route.
 - :func:`route_summary` -- from the history: when the gateway learned of a registry change, and
   the calls that still went to an instance that had left.
+- :func:`routes_follow_registry` -- the checker, as a :class:`~dslab.check.verdict.Verdict`:
+  once the gateway's routes dropped a deregistered instance, it sends that instance nothing more.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from dslab.check.verdict import OK, UNKNOWN, UNSAFE, Verdict
 from dslab.gateway.messages import BackendCall
 from dslab.gateway.node import GatewayConfig
 from dslab.gateway.routing import Route, RouteTable
@@ -80,4 +83,27 @@ def route_summary(history: History | Any, mode: str, join_at_ms: float, leave_at
     }
 
 
-__all__ = ["describe_routes", "route_summary", "trace_table"]
+def routes_follow_registry(history: History, leave_at_ms: float, *, leaver: str = "o2",
+                           gateway: str = "gw") -> Verdict:
+    """``ok`` if, after the first ``routes_updated`` of ``gateway`` at or after ``leave_at_ms``
+    that no longer lists ``leaver``, the gateway sent ``leaver`` no call; ``unsafe`` (with the
+    first late call) if it did; ``unknown`` if the gateway never dropped it within the run. A
+    function of the history alone."""
+    name = "routes_follow_registry"
+    left = next((e.time for e in history.events if e.name == "routes_updated"
+                 and e.node == gateway and e.time >= leave_at_ms
+                 and leaver not in e.data["instances"]), None)
+    if left is None:
+        return Verdict(name, UNKNOWN, f"{gateway} never dropped {leaver} after {leave_at_ms:g} ms "
+                       "within the run", history.seed)
+    late = sorted(m.send_time for m in history.messages if m.src == gateway
+                  and m.dst == leaver and m.type == BackendCall.__name__ and m.send_time > left)
+    if late:
+        return Verdict(name, UNSAFE, f"{gateway} dropped {leaver} from its routes at {left:.1f} ms "
+                       f"but called it {len(late)} more times (first at {late[0]:.1f} ms)",
+                       history.seed)
+    return Verdict(name, OK, f"no call to {leaver} after {gateway} dropped it at {left:.1f} ms",
+                   history.seed)
+
+
+__all__ = ["describe_routes", "route_summary", "routes_follow_registry", "trace_table"]

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from dslab.gateway import scg_scenarios
 from dslab.gateway._facade import tables
-from dslab.gateway.scg_analysis import describe_routes, route_summary, trace_table
+from dslab.gateway.scg_analysis import (
+    describe_routes,
+    route_summary,
+    routes_follow_registry,
+    trace_table,
+)
 from dslab.gateway.scg_scenarios import ROUTE_MODES, demo_routes, filter_config
 
 predicate_routing = tables(scg_scenarios.predicate_routing)
@@ -21,4 +26,4 @@ registry_routes_compare = tables(scg_scenarios.registry_routes_compare, "runs")
 
 __all__ = ["ROUTE_MODES", "demo_routes", "describe_routes", "filter_config", "filter_demo",
            "predicate_routing", "registry_routes", "registry_routes_compare", "route_summary",
-           "trace_table"]
+           "routes_follow_registry", "trace_table"]
