@@ -67,3 +67,20 @@ def test_convergence_metadata_feeds_the_sweep():
     got = sweep.frame["converged_ms"].iloc[0]
     want = run.metadata["converged_ms"]
     assert got == want or (math.isnan(got) and math.isnan(want))
+
+
+def test_plots_take_a_result_or_its_frame_and_draw_the_same_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dslab.eventual import plots
+
+    result = sc.merkle_cost(0, keys=100, differing=(0, 10))
+    a, b = plots.plot_merkle(result), plots.plot_merkle(result.frame)
+    assert a.axes[0].get_title() == b.axes[0].get_title()
+    assert "100 keys" in a.axes[0].get_title() and "seed=0" in a.axes[0].get_title()
+    kw = dict(keys=20, partition_ms=300.0, max_wait_ms=1500.0)
+    run = sc.convergence_run(1, **kw)
+    fig = plots.plot_divergence({"result": run, "frame": ex.convergence_run(1, **kw).frame})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[1].split(": ", 1)[1] == labels[2].split(": ", 1)[1]
