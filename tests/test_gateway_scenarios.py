@@ -77,3 +77,15 @@ def test_the_registry_checker_catches_a_gateway_that_kept_calling_a_dropped_inst
                                       {"instances": ["o1", "o3", "o4"]}))
     verdict = sx.routes_follow_registry(forged, 2300.0)
     assert verdict.unsafe and "replay with seed=4" in str(verdict)
+
+
+def test_routes_follow_the_registry_over_a_seed_sweep_with_lost_pushes():
+    from dslab.sim.scenario import sweep
+
+    def one(seed):
+        verdict = sx.routes_follow_registry(ss.registry_routes(seed, loss=0.05).history, 2300.0)
+        return {"status": verdict.status, "why": str(verdict)}
+
+    table = sweep(one, range(6))
+    bad = table[table["status"] == "unsafe"]
+    assert bad.empty, "\n".join(bad["why"])  # each line ends "replay with seed=N"
