@@ -16,10 +16,10 @@ from dslab.gateway import (
     BackendReply,
     Balancer,
     CanaryRule,
-    CircuitBreaker,
     FilterChain,
     FixedWindow,
     Gateway,
+    GatewayBreaker,
     GatewayConfig,
     LeakyBucket,
     Route,
@@ -170,7 +170,7 @@ def test_unknown_filter_raises():
 
 # -- breaker -------------------------------------------------------------------------------------
 def test_breaker_opens_at_failure_ratio():
-    b = CircuitBreaker(window=4, min_calls=4, failure_ratio=0.5, open_ms=100)
+    b = GatewayBreaker(window=4, min_calls=4, failure_ratio=0.5, open_ms=100)
     for ok in (True, True, False):
         b.record(0, ok)
     assert b.state == CLOSED
@@ -179,7 +179,7 @@ def test_breaker_opens_at_failure_ratio():
 
 
 def test_breaker_half_open_probe_failure_reopens():
-    b = CircuitBreaker(window=2, min_calls=2, failure_ratio=1.0, open_ms=100)
+    b = GatewayBreaker(window=2, min_calls=2, failure_ratio=1.0, open_ms=100)
     b.record(0, False)
     b.record(0, False)
     assert b.allow(100) and b.state == HALF_OPEN
@@ -189,7 +189,7 @@ def test_breaker_half_open_probe_failure_reopens():
 
 
 def test_breaker_half_open_success_closes():
-    b = CircuitBreaker(window=2, min_calls=2, failure_ratio=1.0, open_ms=100, probes=2)
+    b = GatewayBreaker(window=2, min_calls=2, failure_ratio=1.0, open_ms=100, probes=2)
     b.record(0, False)
     b.record(0, False)
     assert b.allow(200) and b.allow(200) and not b.allow(200)
@@ -202,9 +202,9 @@ def test_breaker_half_open_success_closes():
 
 def test_breaker_validates():
     with pytest.raises(ValueError, match="min_calls=5"):
-        CircuitBreaker(window=4, min_calls=5)
+        GatewayBreaker(window=4, min_calls=5)
     with pytest.raises(ValueError, match="failure_ratio=0"):
-        CircuitBreaker(failure_ratio=0)
+        GatewayBreaker(failure_ratio=0)
 
 
 # -- cache, balancing, canary -------------------------------------------------------------------

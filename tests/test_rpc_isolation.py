@@ -151,7 +151,7 @@ def test_pool_parameters_are_checked():
 # -- the experiment: one slow method starves the shared pool ------------------------------------
 @pytest.fixture(scope="module")
 def starving():
-    return ex.isolation(seed=3, duration_ms=2500.0, incident=(500.0, 1800.0))
+    return ex.isolation(seed=3, duration_ms=2500.0, incident_ms=(500.0, 1800.0))
 
 
 def test_without_isolation_a_slow_method_starves_the_fast_one(starving):
@@ -189,7 +189,7 @@ def test_a_method_thread_cap_also_protects_the_fast_method(starving):
     [
         (lambda: ex.isolation(variants=["nope"]), "variants='nope'"),
         (lambda: ex.isolation(timeout_ms=0), "timeout_ms=0"),
-        (lambda: ex.isolation(incident=(500.0, 100.0)), "incident end=100.0"),
+        (lambda: ex.isolation(incident_ms=(500.0, 100.0)), "incident_ms end=100.0"),
         (lambda: ex.corruption(corrupt_prob=2), "corrupt_prob=2"),
         (lambda: ex.server_filters(calls=0), "calls=0"),
     ],
@@ -200,6 +200,6 @@ def test_bad_experiment_arguments_name_the_parameter(call, match):
 
 
 def test_same_seed_same_isolation_run():
-    a = ex.isolation(seed=5, duration_ms=1500.0, incident=(300.0, 900.0))
-    b = ex.isolation(seed=5, duration_ms=1500.0, incident=(300.0, 900.0))
+    a = ex.isolation(seed=5, duration_ms=1500.0, incident_ms=(300.0, 900.0))
+    b = ex.isolation(seed=5, duration_ms=1500.0, incident_ms=(300.0, 900.0))
     assert a[0].equals(b[0]) and a[1].equals(b[1]) and a[2] == b[2]

@@ -5,10 +5,12 @@
 - :mod:`.merkle` -- Merkle trees per key range, and the exchange that finds differing keys.
 - :mod:`.dynamo` -- the store node (a :class:`dslab.core.Handler`): N/R/W quorums, sloppy quorum
   with hinted handoff, read repair, Merkle anti-entropy.
-- :mod:`.cluster` -- a cluster in the simulator, client helpers, divergence measurements.
+- :mod:`.cluster` -- a cluster in the simulator (``build(sim, n, node_cls)``), client helpers,
+  divergence measurements.
 - :mod:`.pbs` -- Probabilistically Bounded Staleness: the closed form and the WARS Monte Carlo.
 - :mod:`.overload` -- a finite-capacity server that sheds or degrades non-core requests.
-- :mod:`.experiments` -- the chapter's experiments (DataFrames); :mod:`.plots` -- their figures.
+- :mod:`.scenarios` -- the chapter's runs (Results); :mod:`.analysis` -- pure functions of
+  what they recorded; :mod:`.experiments` -- the facade the chapter imports; :mod:`.plots`.
 
 The three repair paths of the notes map to: read repair (读时修复) -> ``read_repair``; write-time
 repair (写时修复) -> hinted handoff; asynchronous repair (异步修复) -> anti-entropy.

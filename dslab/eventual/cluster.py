@@ -35,6 +35,55 @@ def node_names(nodes: int) -> list[str]:
     return [f"n{i}" for i in range(1, nodes + 1)]
 
 
+def placement(
+    names: list[str],
+    config: DynamoConfig,
+    vnodes: int = 8,
+    initial: Mapping[str, Any] | None = None,
+    initial_by_node: Mapping[str, Mapping[str, tuple[Version, ...]]] | None = None,
+) -> tuple[HashRing, dict[str, dict[str, tuple[Version, ...]]]]:
+    """The ring of ``names`` and each node's starting copies: ``initial`` (key -> value) on
+    every owner as one version with the dot ``("load", 1)``, then ``initial_by_node``."""
+    if config.N > len(names):
+        raise ValueError(
+            f"N={config.N} is larger than nodes={len(names)}; a key needs N distinct replicas"
+        )
+    ring = HashRing(names, vnodes)
+    per_node: dict[str, dict[str, tuple[Version, ...]]] = {n: {} for n in names}
+    for key, value in sorted((initial or {}).items()):
+        for owner in ring.preference_list(key, config.N):
+            per_node[owner][key] = (Version(value, ("load", 1)),)
+    for n, data in (initial_by_node or {}).items():
+        if n not in per_node:
+            raise ValueError(f"initial_by_node has node {n!r}; nodes are {names}")
+        per_node[n].update(data)
+    return ring, per_node
+
+
+def build(
+    sim: Sim,
+    n: int = 5,
+    node_cls: type = DynamoNode,
+    *,
+    config: DynamoConfig | None = None,
+    vnodes: int = 8,
+    initial: Mapping[str, Any] | None = None,
+    initial_by_node: Mapping[str, Mapping[str, tuple[Version, ...]]] | None = None,
+) -> list[str]:
+    """Add ``n`` Dynamo nodes ``n1 .. nN`` on one ring to ``sim``, each running
+    ``node_cls(ring, config, its_initial_copies)``; returns their names (the builder convention
+    of :mod:`dslab.sim.scenario`; :class:`Cluster` builds this way and adds clients)."""
+    check_type("sim", sim, Sim)
+    check_node_cls(node_cls)
+    config = config if config is not None else DynamoConfig()
+    check_type("config", config, DynamoConfig)
+    names = node_names(n)
+    ring, per_node = placement(names, config, vnodes, initial, initial_by_node)
+    for name in names:
+        sim.add_node(name, partial(node_cls, ring, config, per_node[name]))
+    return names
+
+
 class Cluster:
     """``nodes`` Dynamo nodes ``n1..nK`` on one ring, and clients ``clients``.
 
@@ -62,21 +111,9 @@ class Cluster:
         self.config = config if config is not None else DynamoConfig()
         check_type("config", self.config, DynamoConfig)
         names = node_names(nodes)
-        if self.config.N > len(names):
-            raise ValueError(
-                f"N={self.config.N} is larger than nodes={nodes}; a key needs N distinct replicas"
-            )
+        self.ring, per_node = placement(names, self.config, vnodes, initial, initial_by_node)
         self.sim = Sim(seed, latency=latency, journal=journal)
-        self.ring = HashRing(names, vnodes)
         self.names = names
-        per_node: dict[str, dict[str, tuple[Version, ...]]] = {n: {} for n in names}
-        for key, value in sorted((initial or {}).items()):
-            for owner in self.ring.preference_list(key, self.config.N):
-                per_node[owner][key] = (Version(value, ("load", 1)),)
-        for n, data in (initial_by_node or {}).items():
-            if n not in per_node:
-                raise ValueError(f"initial_by_node has node {n!r}; nodes are {names}")
-            per_node[n].update(data)
         self.keys: set[str] = {k for d in per_node.values() for k in d}
         self._owners: dict[str, tuple[str, ...]] = {}
         for n in names:

@@ -62,19 +62,29 @@ def plot_ring(ring: HashRing, keys: list[str], N: int = 3, *, seed: Any = None):
     return fig
 
 
-def plot_divergence(runs: Mapping[str, pd.DataFrame]):
+def _unpack(run: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``(frame, info)`` of a scenario Result (its metadata over its frame's attrs) or of a bare
+    DataFrame (its attrs, the compatibility copy the facade keeps)."""
+    if hasattr(run, "frame") and hasattr(run, "metadata"):
+        return run.frame, {**run.frame.attrs, **run.metadata}
+    return run, dict(run.attrs)
+
+
+def plot_divergence(runs: Mapping[str, Any]):
     """Keys that differ across replicas over time, one line per labelled run of
-    :func:`~dslab.eventual.experiments.convergence_run`; the partition is shaded."""
-    first = next(iter(runs.values()))
-    seed = first.attrs.get("seed")
+    :func:`~dslab.eventual.scenarios.convergence_run` (its Result or its frame); the partition is
+    shaded."""
+    runs = {label: _unpack(run) for label, run in runs.items()}
+    first = next(iter(runs.values()))[1]
+    seed = first.get("seed")
     fig, ax = new_axes("Divergence after a partition heals", seed=seed,
                        xlabel="time since the partition healed (ms)",
                        ylabel="keys that differ across replicas")
-    start = first.attrs["partition_start_ms"] - first.attrs["heal_ms"]
+    start = first["partition_start_ms"] - first["heal_ms"]
     ax.axvspan(start, 0.0, color=FAULT_COLOR, alpha=0.35, lw=0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=FAULT_COLOR, alpha=0.35, label="partitioned")]
-    for i, (label, df) in enumerate(runs.items()):
-        conv = df.attrs.get("converged_ms", math.nan)
+    for i, (label, (df, info)) in enumerate(runs.items()):
+        conv = info.get("converged_ms", math.nan)
         end = df["t_after_heal_ms"].iloc[-1]
         if math.isnan(conv):
             extra = f"not converged after {end:.0f} ms"
@@ -90,9 +100,10 @@ def plot_divergence(runs: Mapping[str, pd.DataFrame]):
     return fig
 
 
-def plot_convergence_sweep(df: pd.DataFrame):
+def plot_convergence_sweep(df: Any):
     """Time to converge against the anti-entropy interval, with and without read repair."""
-    fig, ax = new_axes("Time until every replica agrees, after the heal", seed=df.attrs.get("seed"),
+    df, info = _unpack(df)
+    fig, ax = new_axes("Time until every replica agrees, after the heal", seed=info.get("seed"),
                        xlabel="anti-entropy interval (ms, log scale)",
                        ylabel="time to converge after the heal (ms, log scale)")
     finite = df[np.isfinite(df["anti_entropy_ms"])]
@@ -118,9 +129,12 @@ def plot_convergence_sweep(df: pd.DataFrame):
     return fig
 
 
-def plot_handoff(hints: pd.DataFrame, summary: pd.DataFrame | None = None):
-    """Hints stored and delivered over time, with the owner's downtime shaded."""
-    a = hints.attrs
+def plot_handoff(hints: Any, summary: pd.DataFrame | None = None):
+    """Hints stored and delivered over time, with the owner's downtime shaded (``hints``: the
+    Result of :func:`~dslab.eventual.scenarios.hinted_handoff`, or its frame)."""
+    hints, a = _unpack(hints)
+    if summary is None:
+        summary = a.get("summary")
     fig, ax = new_axes(f"Hinted handoff: {a['down']} is down, writes continue",
                        seed=a.get("seed"), xlabel="time (ms)", ylabel="hints (cumulative count)")
     ax.axvspan(a["crash_ms"], a["restart_ms"], color=FAULT_COLOR, alpha=0.35, lw=0)
@@ -145,11 +159,12 @@ def plot_handoff(hints: pd.DataFrame, summary: pd.DataFrame | None = None):
     return fig
 
 
-def plot_merkle(df: pd.DataFrame):
+def plot_merkle(df: Any):
     """Bytes one anti-entropy exchange sends, Merkle trees against the naive comparison."""
-    keys = df.attrs.get("keys")
+    df, info = _unpack(df)
+    keys = info.get("keys")
     fig, ax = new_axes(f"One anti-entropy exchange between two replicas of {keys} keys",
-                       seed=df.attrs.get("seed"),
+                       seed=info.get("seed"),
                        xlabel="keys that differ between the replicas (log scale; 0 at the left)",
                        ylabel="bytes sent, both directions (log scale)")
     handles = []
@@ -169,18 +184,21 @@ def plot_merkle(df: pd.DataFrame):
     return fig
 
 
-def plot_pbs(curves: pd.DataFrame, table: pd.DataFrame | None = None):
+def plot_pbs(curves: Any, table: Any = None):
     """P(stale read) against t, one panel per distribution, one line per (R, W), on a log scale
     so the 99.9% line (P(stale) = 0.001) is readable; the lab's t there is a dot, the paper's a
     diamond."""
+    curves, info = _unpack(curves)
+    if table is not None:
+        table = _unpack(table)[0]
     dists = list(dict.fromkeys(curves["dist"]))
     cols = 2
     rows = math.ceil(len(dists) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(11.0, 3.6 * rows), layout="constrained",
                              squeeze=False)
     fig.suptitle(title_with_seed(
-        f"PBS t-visibility, N={curves.attrs.get('N', 3)}, "
-        f"{curves.attrs.get('trials', 0):,} trials per line", curves.attrs.get("seed")))
+        f"PBS t-visibility, N={info.get('N', 3)}, "
+        f"{info.get('trials', 0):,} trials per line", info.get("seed")))
     floor = 1e-5
     handles: dict[str, Any] = {}
     for ax, dist in zip(axes.flat, dists, strict=False):
@@ -223,10 +241,10 @@ def plot_pbs(curves: pd.DataFrame, table: pd.DataFrame | None = None):
     return fig
 
 
-def plot_overload(df: pd.DataFrame):
+def plot_overload(df: Any):
     """Basically available, against offered load, per policy: core p99 response time (left:
     response-time loss) and what the extra requests got (right: feature loss)."""
-    a = df.attrs
+    df, a = _unpack(df)
     capacity = 1000.0 / a.get("service_ms", 10.0)
     share = a.get("core_fraction", 0.5)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, 4.2), layout="constrained")

@@ -10,17 +10,20 @@ One concept per module:
   order and post halves in reverse (Spring Cloud Gateway's GlobalFilter / GatewayFilter);
 - :mod:`~dslab.gateway.limiters`: fixed window, sliding window, token bucket, leaky bucket (限流);
 - :mod:`~dslab.gateway.balancing`: load balancing and gray (canary) release (负载均衡, 灰度发布);
-- :mod:`~dslab.gateway.breaker`: the circuit breaker and fallback (熔断降级);
+- :mod:`~dslab.gateway.breaker`: the circuit breaker :class:`GatewayBreaker`, fallback (熔断降级);
 - :mod:`~dslab.gateway.cache`: the response cache with a ttl (响应缓存);
 - :mod:`~dslab.gateway.node`: the :class:`Gateway` handler (routes may follow the service
   registry) and the :class:`Backend` instances;
-- :mod:`~dslab.gateway.experiments`, :mod:`~dslab.gateway.plots`, :mod:`~dslab.gateway.widgets`;
-  :mod:`~dslab.gateway.scg_experiments` and :mod:`~dslab.gateway.scg_plots` for predicates,
-  ordered filters and registry-driven routes.
+- :mod:`~dslab.gateway.scenarios` (runs, returning Results; ``build(sim, n, node_cls)`` adds the
+  gateway), :mod:`~dslab.gateway.analysis` (pure functions of their frames), and
+  :mod:`~dslab.gateway.experiments` (the facade the chapter imports), :mod:`~dslab.gateway.plots`,
+  :mod:`~dslab.gateway.widgets`; the same split in ``scg_scenarios`` / ``scg_analysis`` /
+  ``scg_experiments`` and :mod:`~dslab.gateway.scg_plots` for predicates, ordered filters and
+  registry-driven routes.
 """
 
 from dslab.gateway.balancing import Balancer, CanaryRule
-from dslab.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from dslab.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, GatewayBreaker
 from dslab.gateway.cache import TtlCache
 from dslab.gateway.filters import FILTERS, FilterChain
 from dslab.gateway.limiters import (
@@ -48,6 +51,7 @@ __all__ = [
     "Balancer",
     "CanaryRule",
     "CircuitBreaker",
+    "GatewayBreaker",
     "FilterChain",
     "FixedWindow",
     "Gateway",

@@ -50,7 +50,7 @@ from typing import Any
 from dslab._validate import check_number, check_probability, check_type
 from dslab.core import Context, Handler, Request, Response
 from dslab.gateway.balancing import POLICIES, Balancer, CanaryRule
-from dslab.gateway.breaker import CircuitBreaker
+from dslab.gateway.breaker import GatewayBreaker
 from dslab.gateway.cache import TtlCache
 from dslab.gateway.filters import FILTERS, FilterChain
 from dslab.gateway.limiters import RateLimiter
@@ -115,7 +115,7 @@ class GatewayConfig:
         check_number("queue_limit", self.queue_limit, min=0, integer=True)
         if self.breaker is not None:
             check_type("breaker", self.breaker, dict)
-            CircuitBreaker(**self.breaker)  # validates the parameters
+            GatewayBreaker(**self.breaker)  # validates the parameters
         for i, rule in enumerate(self.canary):
             check_type(f"canary[{i}]", rule, CanaryRule)
         object.__setattr__(self, "global_filters", tuple(self.global_filters))
@@ -151,7 +151,7 @@ class Gateway(Handler):
         self.balancer = Balancer(config.balancer)
         self.cache = TtlCache()
         self.breakers = {
-            s: CircuitBreaker(**config.breaker) for s in self.table.services
+            s: GatewayBreaker(**config.breaker) for s in self.table.services
         } if config.breaker is not None else {}
         self.canary = {rule.service: rule for rule in config.canary}
         self.calls: dict[int, tuple[_Job, str, str]] = {}

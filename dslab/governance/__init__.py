@@ -9,8 +9,11 @@
 - :mod:`~dslab.governance.controller`: MNS-Controller, the tier that takes the registry's reads
   and pushes;
 - :mod:`~dslab.governance.provider`: a provider (which may be slow or flaky for a while);
-- :mod:`~dslab.governance.experiments`, :mod:`~dslab.governance.plots`,
-  :mod:`~dslab.governance.widgets`; :mod:`~dslab.governance.evolution` and
+- :mod:`~dslab.governance.scenarios` (runs returning Results; ``build(sim, n, node_cls)``),
+  :mod:`~dslab.governance.analysis` (pure functions of their frames and histories) and
+  :mod:`~dslab.governance.experiments` (the facade the chapter imports),
+  :mod:`~dslab.governance.plots`, :mod:`~dslab.governance.widgets`; the same split in
+  ``evolution_scenarios`` / ``evolution_analysis`` / ``evolution`` and
   :mod:`~dslab.governance.evolution_plots` for weights, rooms, the controller tier and the
   CP-to-AP registry move (which reuses :mod:`dslab.cap.registry`).
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from dslab.governance.evolution import PROVIDERS, share_bins
-from dslab.governance.experiments import HOSTS, PER_HOST, ROOMS
+from dslab.governance.evolution_analysis import PROVIDERS, share_bins
+from dslab.governance.scenarios import HOSTS, PER_HOST, ROOMS
 from dslab.viz.style import FAULT_COLOR, legend_outside, new_axes, title_with_seed
 
 SCANNER_COLORS = {"plain": "#c62828", "weights": "#1e88e5"}
@@ -15,11 +15,14 @@ TIER_COLORS = {"direct": "#c62828", "controller": "#1e88e5"}
 SIDE_COLORS = {"room A (cut off)": "#c62828", "rooms B + C": "#1e88e5"}
 
 
-def plot_weights(calls: pd.DataFrame, weights: pd.DataFrame, *, bin_ms: float = 250.0):
+def plot_weights(calls: pd.DataFrame, weights: pd.DataFrame, *, bin_ms: float = 250.0,
+                 sick_at_ms: float | None = None, heal_at_ms: float | None = None):
     """Top: share of consumer calls that went to ``p1``; bottom: ``p1``'s weight. Shaded: p1
-    is slow."""
+    is slow, from ``sick_at_ms`` to ``heal_at_ms`` (a scenario Result's metadata), else as read
+    from ``weights.attrs`` (the facade's compatibility copy)."""
     seed = weights["seed"].iloc[0]
-    a = weights.attrs
+    a = {**weights.attrs, **{k: v for k, v in (("sick_at_ms", sick_at_ms),
+                                               ("heal_at_ms", heal_at_ms)) if v is not None}}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9.0, 5.4), sharex=True,
                                       layout="constrained", height_ratios=(3, 2))
     bins = share_bins(calls, "p1", bin_ms)
@@ -93,11 +96,13 @@ def plot_controller_load(df: pd.DataFrame):
     return fig
 
 
-def plot_cp_ap(bins: pd.DataFrame, regs: pd.DataFrame):
+def plot_cp_ap(bins: pd.DataFrame, regs: pd.DataFrame, schedule: dict | None = None):
     """Share of discovery requests answered per room over time, CP and AP registry; crosses
-    and dots at the bottom: registration attempts of a new instance (refused / accepted)."""
+    and dots at the bottom: registration attempts of a new instance (refused / accepted).
+    ``schedule`` (a scenario Result's ``metadata["schedule"]``) gives the partition's times,
+    else they are read from ``bins.attrs`` (the facade's compatibility copy)."""
     seed = bins["seed"].iloc[0]
-    a = bins.attrs
+    a = {**bins.attrs, **(schedule or {})}
     registries = list(dict.fromkeys(bins["registry"]))
     fig, axes = plt.subplots(1, len(registries), figsize=(11.0, 3.8), sharey=True,
                              layout="constrained", squeeze=False)

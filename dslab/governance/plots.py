@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dslab.governance.experiments import outcome_bins
+from dslab.governance.analysis import outcome_bins
 from dslab.viz.style import FAULT_COLOR, legend_outside, new_axes
 
 MODE_COLORS = {"heartbeat": "#ef6c00", "scanner": "#1e88e5", "agent cache": "#2e7d32",

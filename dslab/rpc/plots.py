@@ -154,7 +154,7 @@ def plot_isolation(
     series: pd.DataFrame,
     transitions: dict[str, list[tuple[float, str, str]]],
     seed: Any,
-    incident: tuple[float, float] = (1000.0, 3000.0),
+    incident_ms: tuple[float, float] = (1000.0, 3000.0),
 ) -> Any:
     """The fast method's success rate and latency over time, one line per variant; the slow
     database in red, the time ``slow`` spent in the slow pool as a dark bar."""
@@ -182,7 +182,7 @@ def plot_isolation(
     a1.set_ylim(-5, 105)
     a2.set_ylim(bottom=0)
     for ax in (a1, a2):
-        ax.axvspan(*incident, color=FAULT_COLOR, alpha=0.35, lw=0)
+        ax.axvspan(*incident_ms, color=FAULT_COLOR, alpha=0.35, lw=0)
     moved = None
     for t, method, to in transitions.get("slow-request isolation", []):
         if method != "slow":

@@ -15,12 +15,17 @@ Rules:
   two one-way delays.
 - :func:`critical_path`: walk back from the end of a span: the child that finished last before
   that time is on the path; then continue from that child's start. Repeat inside each chosen child.
+
+The chapter's measurements are pure functions of the spans too: :func:`blame` (self time in the
+slowest traces), :func:`trace_shapes` (whole, broken and orphan traces), :func:`complete_traces`,
+:func:`hierarchical_ids`, :func:`cache_traces` and :func:`overhead_row` (Dapper's Table 2).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -154,3 +159,105 @@ def self_time(trace: pd.DataFrame) -> pd.Series:
             covered = float(kids.cr.max() - kids.cs.min())  # parallel calls: their union
         out[sid] = float(row.ss - row.sr) - covered
     return pd.Series(out)
+
+
+# -- what the chapter's scenarios measure (pure functions of their spans) -------------------------
+#: The caller -> callee edges of one whole trace through the graph A -> (B, C), C -> D.
+EXPECTED_EDGES = [("A", "B"), ("A", "C"), ("C", "D"), ("c1", "A")]
+
+
+def roots_of(spans: pd.DataFrame) -> pd.DataFrame:
+    """The root span of each trace, with its ``duration_ms`` (``cr - cs``)."""
+    return spans[spans.parent_id.isna()].assign(duration_ms=lambda d: d.cr - d.cs)
+
+
+def blame(spans: pd.DataFrame, quantile: float = 0.95) -> pd.DataFrame:
+    """Per service: mean self time in the traces at or above the ``quantile`` of root duration
+    (``self_ms_slowest_5pct``) against the others, and the increase."""
+    spans = spans.join(self_time(spans).rename("self_ms"), on="span_id")
+    roots = roots_of(spans)
+    cut = roots.duration_ms.quantile(quantile)
+    slow_ids = set(roots[roots.duration_ms >= cut].trace_id)
+    spans["slow_trace"] = spans.trace_id.isin(slow_ids)
+    out = (
+        spans.groupby(["server_node", "slow_trace"])
+        .self_ms.mean()
+        .unstack()
+        .rename(columns={False: "self_ms_other", True: "self_ms_slowest_5pct"})
+        .reset_index()
+        .rename(columns={"server_node": "service"})
+    )
+    out["increase_ms"] = out.self_ms_slowest_5pct - out.self_ms_other
+    return out
+
+
+def trace_shapes(spans: pd.DataFrame) -> dict[str, int]:
+    """How the traces came out: ``complete`` (exactly the expected edges, a well-formed tree),
+    ``broken`` (started at ``c1`` but missing or holding foreign spans), ``orphan`` (started by
+    a downstream call that found no context) and ``foreign_spans`` (spans beyond the 4 of a
+    request, filed under a trace that ``c1`` started)."""
+    complete = broken = orphan = 0
+    for _, t in spans.groupby("trace_id"):
+        if t.parent_id.isna().sum() == 1 and t[t.parent_id.isna()].client_node.iloc[0] != "c1":
+            orphan += 1
+            continue
+        edges = sorted((r.client_node, r.server_node) for r in t.itertuples())
+        if edges == EXPECTED_EDGES and check_tree(t) == []:
+            complete += 1
+        else:
+            broken += 1
+    per_trace = spans.groupby("trace_id").size()
+    c1_traces = set(spans[spans.client_node == "c1"].trace_id)
+    foreign = int(sum(max(n - 4, 0) for tid, n in per_trace.items() if tid in c1_traces))
+    return {"complete": complete, "broken": broken, "orphan": orphan, "foreign_spans": foreign}
+
+
+def complete_traces(spans: pd.DataFrame) -> int:
+    """Traces with their 4 spans, each with both halves (cs, sr, ss, cr all present)."""
+    n = 0
+    for _, t in spans.groupby("trace_id"):
+        whole = not t[["cs", "sr", "ss", "cr"]].isna().any().any()
+        n += len(t) == 4 and whole and check_tree(t) == []
+    return n
+
+
+def hierarchical_ids(spans: pd.DataFrame, parent_of: Callable[[str], str | None]) -> pd.DataFrame:
+    """The spans of MTrace-style ids with the parent read off each id and the depth."""
+    out = spans[["span_id", "parent_id", "client_node", "server_node", "name"]].copy()
+    out["parent_from_id"] = out.span_id.map(parent_of)
+    out["depth"] = out.span_id.str.count(r"\.")
+    return out.sort_values("span_id").reset_index(drop=True)
+
+
+def cache_traces(spans: pd.DataFrame) -> pd.DataFrame:
+    """Per trace of the cached API: start, whether the cache hit (no database span), duration,
+    and time spent in cache and database client spans."""
+    traces = []
+    for tid, t in spans.groupby("trace_id", sort=False):
+        root = t[t.parent_id.isna()].iloc[0]
+        names = list(t.name)
+        traces.append(
+            {
+                "trace_id": tid,
+                "start_ms": root.cs,
+                "hit": "Database.query" not in names,
+                "duration_ms": root.cr - root.cs,
+                "cache_ms": float((t[t.name.str.startswith("Cache.")].eval("cr - cs")).sum()),
+                "db_ms": float((t[t.name == "Database.query"].eval("cr - cs")).sum()),
+            }
+        )
+    return pd.DataFrame(traces).sort_values("start_ms").reset_index(drop=True)
+
+
+def overhead_row(denominator: int, m: dict[str, float], base: dict[str, float]) -> dict[str, Any]:
+    """One row of the Dapper Table 2 comparison: sampling ``1/denominator`` measured as ``m``
+    against the untraced ``base`` (mean latency, throughput), in percent."""
+    return {
+        "sampling": f"1/{denominator}",
+        "latency_pct": 100.0 * (m["mean_latency_ms"] / base["mean_latency_ms"] - 1.0),
+        "throughput_pct": 100.0 * (m["throughput_per_s"] / base["throughput_per_s"] - 1.0),
+        "tracing_ms_per_request": m["tracing_ms_per_request"],
+        "report_bytes_per_request": m["report_bytes_per_request"],
+        "mean_latency_ms": m["mean_latency_ms"],
+        "throughput_per_s": m["throughput_per_s"],
+    }
