@@ -80,13 +80,11 @@ bench: venv
 	done
 
 # Same kernel and environment as nbval in `make test`; no timing metadata, so that re-running an
-# unchanged notebook leaves no diff; no saved widget state (the book shows a static note in place
-# of live controls, see dslab/viz/live.py, and the state only added weight).
+# unchanged notebook leaves no diff.
 notebooks: venv
 	for nb in chapters/*.ipynb; do \
 		env -u MPLBACKEND $(WITH_VENV) $(BIN)/jupyter nbconvert --to notebook --execute \
-			--inplace --ExecutePreprocessor.record_timing=False \
-			--ExecutePreprocessor.store_widget_state=False "$$nb"; \
+			--inplace --ExecutePreprocessor.record_timing=False "$$nb"; \
 	done
 
 clean:

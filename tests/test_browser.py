@@ -14,7 +14,7 @@ blocked, as for a reader offline or behind a CDN that never answers. For every p
 - nothing the reader should not see is there: ``NBVAL_`` markers, dead widgets, thebe.
 
 Needs Chromium (the Debian package; ``DSLAB_CHROMIUM`` names another binary) and a built book
-(``make book``). Without them the tests skip and say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as in
+(``make book``; ``DSLAB_BOOK_HTML`` names another build folder). Without them the tests skip and say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as in
 ``make test``), where that is a failure. Screenshots go to a temporary folder (``DSLAB_SHOTS``
 names one to keep them), never into the repository.
 """
@@ -35,7 +35,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "_build" / "html"
+SITE = Path(os.environ.get("DSLAB_BOOK_HTML", ROOT / "_build" / "html"))
 CHROMIUM = os.environ.get("DSLAB_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("DSLAB_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = [
