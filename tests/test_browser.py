@@ -7,16 +7,18 @@ blocked, as for a reader offline or behind a CDN that never answers. For every p
 - the page loads, with no error in the console and no request to another host;
 - every formula is typeset by MathJax (served by the book itself) and no raw ``$...$`` or
   ``\\(...\\)`` is left in the text;
-- every image has loaded (``naturalWidth > 0``), and no figure is shown at less than 70 % of its
-  intended size on the laptop (figures are made for the 688 px column);
+- every image has loaded (``naturalWidth > 0``); on the laptop no figure is shown at less than
+  70 % of its intended size (figures are made for the 688 px column), and every figure has twice
+  the pixels it is shown with (sharp on high-DPI screens);
 - the navigation works: on the phone, the sidebar toggle opens the site navigation; on the
   laptop, the toggle hides the sidebar;
 - nothing the reader should not see is there: ``NBVAL_`` markers, dead widgets, thebe.
 
 Needs Chromium (the Debian package; ``DSLAB_CHROMIUM`` names another binary) and a built book
-(``make book``; ``DSLAB_BOOK_HTML`` names another build folder). Without them the tests skip and say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as in
-``make test``), where that is a failure. Screenshots go to a temporary folder (``DSLAB_SHOTS``
-names one to keep them), never into the repository.
+(``make book``; ``DSLAB_BOOK_HTML`` names another build folder). Without them the tests skip and
+say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as in ``make test``), where that is a failure.
+Screenshots go to a temporary folder (``DSLAB_SHOTS`` names one to keep them), never into the
+repository.
 """
 
 from __future__ import annotations
@@ -250,6 +252,13 @@ def test_page_works_offline_on_a_phone_and_a_laptop(visit, shots, page_path):
                 if i["inOutput"] and i["visible"] and i["shown"] < MIN_FIGURE_SCALE * i["intended"]
             ]
             assert not shrunk, f"{where}: figures shown below {MIN_FIGURE_SCALE:.0%}: {shrunk}"
+            blurry = [
+                i["src"].rsplit("/", 1)[-1] for i in images
+                if i["inOutput"] and i["src"].endswith(".png")
+                and i["natural"] < 1.9 * i["intended"]
+            ]
+            assert not blurry, f"{where}: figures without 2x pixels for high-DPI screens " \
+                f"(re-run the notebook): {blurry}"
 
         # What a reader must not see.
         text = v.page.locator("article").first.inner_text() if v.page.locator(
@@ -304,12 +313,21 @@ def test_sidebar_toggle_hides_and_shows_the_sidebar_on_a_laptop(visit):
     assert _nav_visible(v.page), "the toggle did not bring the sidebar back at 1280 px"
 
 
-def test_search_finds_a_chapter_offline(visit):
-    v = visit("search.html?q=linearizable", LAPTOP)
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390px", "1280px"])
+def test_search_from_a_chapter_finds_chapters_offline(visit, viewport):
+    v = visit("chapters/raft.html", viewport)
+    # One visible search control (an icon on the phone, a field in the sidebar on the laptop).
+    button = v.page.locator(".search-button:visible, .search-button-field:visible")
+    assert button.count() >= 1, f"no visible search control at {viewport['width']} px"
+    button.first.click()
+    field = v.page.locator("#pst-search-dialog input[name='q']")
+    field.wait_for(state="visible", timeout=5_000)
+    field.fill("linearizable")
+    field.press("Enter")
     v.page.wait_for_selector("#search-results li", timeout=20_000)
     hits = v.page.locator("#search-results li a").all_inner_texts()
-    assert any("Raft" in h or "lab" in h.lower() for h in hits), hits
-    assert not v.external
+    assert len(hits) >= 2, hits
+    assert not v.external and not v.console_errors
 
 
 def test_a_figure_enlarges_on_click(visit):

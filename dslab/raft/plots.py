@@ -163,8 +163,8 @@ def plot_downtime(trials_df: pd.DataFrame, *, title: str = "Time without a leade
                 else "the minimum timeout scaled" if ranges == bottom else "")
         if what:
             ax.set_title(f"Election timeout ranges: {what}", fontsize=10)
-        ax.set_xlabel("time without a leader (ms, from the crash until every survivor has "
-                      "heard the new leader)" + (", log scale" if log_x else ""))
+        ax.set_xlabel("time without a leader (ms" + (", log scale" if log_x else "") + "):\n"
+                      "from the crash until every survivor has heard the new leader")
         ax.set_ylabel("cumulative fraction\nof trials")
         legend_outside(ax, handles, fontsize=8)
     return fig
