@@ -37,7 +37,12 @@
       img.title = img.title || "Click to enlarge";
       img.tabIndex = 0;
       img.setAttribute("role", "button");
-      img.addEventListener("click", () => enlarge(img));
+      // Sphinx already links a sized image to its file (the fallback without JavaScript);
+      // with JavaScript the figure opens over the page instead of replacing it.
+      img.addEventListener("click", (event) => {
+        event.preventDefault();
+        enlarge(img);
+      });
       img.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {
           event.preventDefault();

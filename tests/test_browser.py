@@ -206,7 +206,11 @@ IMAGES_JS = """() => Array.from(document.images).map(img => ({
   src: img.currentSrc || img.src,
   natural: img.naturalWidth,
   shown: img.getBoundingClientRect().width,
-  intended: parseFloat(img.getAttribute('width')) || img.naturalWidth,
+  // the width the figure was made to be shown at (myst-nb writes it into the style)
+  intended: parseFloat(img.style.width) || parseFloat(img.getAttribute('width'))
+    || img.naturalWidth,
+  height: img.getBoundingClientRect().height,
+  naturalHeight: img.naturalHeight,
   inOutput: !!img.closest('.cell_output'),
   visible: img.offsetParent !== null,
 }))"""
@@ -245,6 +249,12 @@ def test_page_works_offline_on_a_phone_and_a_laptop(visit, shots, page_path):
         # Images loaded; on the laptop, figures shown near the size they were made for.
         broken = [i["src"] for i in images if i["natural"] == 0]
         assert not broken, f"{where}: images that did not load: {broken}"
+        squashed = [
+            i["src"].rsplit("/", 1)[-1] for i in images
+            if i["visible"] and i["shown"] > 0 and i["naturalHeight"] > 0
+            and abs(i["height"] / i["shown"] - i["naturalHeight"] / i["natural"]) > 0.02
+        ]
+        assert not squashed, f"{where}: images drawn with another aspect ratio: {squashed}"
         if viewport is LAPTOP:
             shrunk = [
                 (i["src"].rsplit("/", 1)[-1], round(i["shown"] / i["intended"], 2))
