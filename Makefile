@@ -2,7 +2,8 @@
 #
 #   make book       create .venv, install, build the HTML book into _build/html
 #   make test       every test: ruff, pytest (unit, cluster, property, determinism), nbval over
-#                   every chapter, and a clean book build with warnings as errors
+#                   every chapter, a clean book build with warnings as errors, and the built book
+#                   in headless Chromium (tests/test_browser.py)
 #   make lab        open the chapters in JupyterLab
 #   make bench      run every benchmarks/bench_*.py and print its figures
 #   make notebooks  re-execute every chapter notebook in place (then commit the outputs)
@@ -27,7 +28,7 @@ SHELL := bash
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv on first use)"
-	@echo "make test       ruff, pytest, nbval over every chapter, and the -W book build"
+	@echo "make test       ruff, pytest, nbval, the -W book build, the book in Chromium"
 	@echo "make lab        open the chapters in JupyterLab"
 	@echo "make bench      run the benchmarks"
 	@echo "make notebooks  re-execute every chapter notebook in place"
@@ -55,13 +56,19 @@ book: venv
 # In order: lint, the pytest suite on 2 workers with a non-interactive matplotlib, nbval (strict:
 # every committed output must be reproduced; the kernel keeps its inline backend, so MPLBACKEND is
 # unset; a cell that runs past 300 s is a failure, not a hung CI), then a clean book build with
-# warnings as errors.
+# warnings as errors, and last the book just built, page by page, in headless Chromium with every
+# request to another host blocked (tests/test_browser.py; the earlier pytest run leaves it out,
+# since the book it would check is not built yet). DSLAB_REQUIRE_BROWSER=1 turns a missing
+# Chromium or book into a failure instead of a skip, and pytest's exit status 5 ("no tests ran")
+# fails the step like any other non-zero status.
 test: venv
 	$(BIN)/ruff check $(wildcard dslab tests benchmarks)
-	MPLBACKEND=Agg $(WITH_VENV) $(BIN)/python -m pytest -n 2 tests
+	MPLBACKEND=Agg $(WITH_VENV) $(BIN)/python -m pytest -n 2 tests -m "not browser"
 	env -u MPLBACKEND $(WITH_VENV) $(BIN)/python -m pytest --nbval chapters/*.ipynb \
 		-p no:randomly --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 	rm -rf _build && $(JB_BUILD)
+	DSLAB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_browser.py -m browser \
+		-p no:randomly -p no:xdist
 
 lab: venv
 	$(WITH_VENV) $(BIN)/jupyter lab chapters/

@@ -13,7 +13,21 @@ import matplotlib.pyplot as plt
 from dslab.eventual import experiments as ex
 from dslab.eventual.pbs import DISTRIBUTIONS, pbs
 from dslab.eventual.plots import plot_divergence
+from dslab.viz.live import live_interact
 from dslab.viz.style import new_axes
+
+#: What the controls of :func:`pbs_widget` re-run, for readers of the static book.
+_WHAT_PBS_WIDGET = (
+    "They re-run the staleness experiment for other N, R, W and latency distributions; the "
+    "figure above is the default run (N=3, R=1, W=1, LNKD-DISK)."
+)
+
+
+#: What the controls of :func:`convergence_widget` re-run, for readers of the static book.
+_WHAT_CONVERGENCE_WIDGET = (
+    "They re-run the divergence experiment for another anti-entropy interval, with read "
+    "repair on or off; the figure above is the default run."
+)
 
 
 def pbs_view(
@@ -46,14 +60,15 @@ def convergence_view(anti_entropy_ms: float = 200.0, read_repair: bool = True, s
 
 def pbs_widget() -> Any:
     """Sliders for N, R, W and the distribution in front of :func:`pbs_view`."""
-    from ipywidgets import Dropdown, IntSlider, interact
+    from ipywidgets import Dropdown, IntSlider
 
     def show(N: int, R: int, W: int, dist: str) -> None:
         pbs_view(N, R, W, dist)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_PBS_WIDGET,
         N=IntSlider(value=3, min=1, max=7),
         R=IntSlider(value=1, min=1, max=7),
         W=IntSlider(value=1, min=1, max=7),
@@ -63,14 +78,15 @@ def pbs_widget() -> Any:
 
 def convergence_widget() -> Any:
     """A slider for the anti-entropy interval and a read-repair switch."""
-    from ipywidgets import Checkbox, FloatLogSlider, interact
+    from ipywidgets import Checkbox, FloatLogSlider
 
     def show(anti_entropy_ms: float, read_repair: bool) -> None:
         convergence_view(anti_entropy_ms, read_repair)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_CONVERGENCE_WIDGET,
         anti_entropy_ms=FloatLogSlider(value=200.0, base=10, min=1.5, max=3.3, step=0.1),
         read_repair=Checkbox(value=True),
     )

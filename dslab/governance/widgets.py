@@ -8,6 +8,13 @@ import matplotlib.pyplot as plt
 
 from dslab.governance import experiments as ex
 from dslab.governance.plots import plot_detection
+from dslab.viz.live import live_interact
+
+#: What the controls of :func:`detection_widget` re-run, for readers of the static book.
+_WHAT_DETECTION_WIDGET = (
+    "They re-run the detection experiment with another scan interval, confirmation count and "
+    "session timeout; the figure above is the default run."
+)
 
 
 def detection_view(scan_interval_ms: float = 500.0, confirm: int = 2,
@@ -18,14 +25,15 @@ def detection_view(scan_interval_ms: float = 500.0, confirm: int = 2,
 
 
 def detection_widget() -> Any:
-    from ipywidgets import FloatSlider, IntSlider, interact
+    from ipywidgets import FloatSlider, IntSlider
 
     def show(scan_interval_ms: float, confirm: int, session_timeout_ms: float) -> None:
         detection_view(scan_interval_ms, confirm, session_timeout_ms)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_DETECTION_WIDGET,
         scan_interval_ms=FloatSlider(value=500.0, min=200.0, max=2000.0, step=100.0,
                                      description="scan ms"),
         confirm=IntSlider(value=2, min=1, max=5, description="confirm"),

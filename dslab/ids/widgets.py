@@ -14,6 +14,21 @@ import matplotlib.pyplot as plt
 from dslab.ids import experiments as ex
 from dslab.ids.cluster import DEFENCES
 from dslab.ids.plots import plot_ids_over_time, plot_segment_timeline
+from dslab.viz.live import live_interact
+
+#: What the controls of :func:`rollback_widget` re-run, for readers of the static book.
+_WHAT_ROLLBACK_WIDGET = (
+    "They re-run the clock-rollback experiment for another rollback, defence and scenario; "
+    "the figures above show the default (a 30 ms rollback of the naive generator while it "
+    "serves)."
+)
+
+
+#: What the controls of :func:`segment_widget` re-run, for readers of the static book.
+_WHAT_SEGMENT_WIDGET = (
+    "They re-run the segment-mode experiment with another step, buffering and database speed; "
+    "the segment section above shows the default run."
+)
 
 
 def rollback_view(
@@ -41,14 +56,15 @@ def segment_view(step: int = 200, double_buffer: bool = True, db_service_ms: flo
 
 def rollback_widget() -> Any:
     """Sliders for the rollback, the defence and the scenario in front of :func:`rollback_view`."""
-    from ipywidgets import Dropdown, FloatLogSlider, ToggleButtons, interact
+    from ipywidgets import Dropdown, FloatLogSlider, ToggleButtons
 
     def show(rollback_ms: float, defence: str, scenario: str) -> None:
         rollback_view(rollback_ms, defence, scenario)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_ROLLBACK_WIDGET,
         rollback_ms=FloatLogSlider(value=30.0, base=10, min=0, max=2.3, step=0.1,
                                    description="rollback ms"),
         defence=Dropdown(options=list(DEFENCES), value="none"),
@@ -59,14 +75,15 @@ def rollback_widget() -> Any:
 def segment_widget() -> Any:
     """Sliders for the step, double buffering and the database's speed in front of
     :func:`segment_view`."""
-    from ipywidgets import Checkbox, FloatSlider, IntSlider, interact
+    from ipywidgets import Checkbox, FloatSlider, IntSlider
 
     def show(step: int, double_buffer: bool, db_service_ms: float) -> None:
         segment_view(step, double_buffer, db_service_ms)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_SEGMENT_WIDGET,
         step=IntSlider(value=200, min=50, max=2000, step=50),
         double_buffer=Checkbox(value=True, description="double buffering"),
         db_service_ms=FloatSlider(value=2.0, min=0.1, max=10.0, step=0.1,

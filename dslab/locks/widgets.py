@@ -12,6 +12,13 @@ import matplotlib.pyplot as plt
 
 from dslab.locks import experiments as ex
 from dslab.locks.plots import plot_holds
+from dslab.viz.live import live_interact
+
+#: What the controls of :func:`pause_widget` re-run, for readers of the static book.
+_WHAT_PAUSE_WIDGET = (
+    "They re-run the GC-pause experiment with another pause, ttl and fencing setting; the "
+    "figure above is the default run."
+)
 
 
 def pause_view(pause_ms: float = 300.0, ttl_ms: float = 100.0, fencing: bool = False,
@@ -27,14 +34,15 @@ def pause_view(pause_ms: float = 300.0, ttl_ms: float = 100.0, fencing: bool = F
 
 def pause_widget() -> Any:
     """Sliders for the pause, the ttl and fencing in front of :func:`pause_view`."""
-    from ipywidgets import Checkbox, FloatSlider, interact
+    from ipywidgets import Checkbox, FloatSlider
 
     def show(pause_ms: float, ttl_ms: float, fencing: bool) -> None:
         pause_view(pause_ms, ttl_ms, fencing)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_PAUSE_WIDGET,
         pause_ms=FloatSlider(value=300.0, min=0.0, max=600.0, step=10.0, description="pause ms"),
         ttl_ms=FloatSlider(value=100.0, min=20.0, max=500.0, step=10.0, description="ttl ms"),
         fencing=Checkbox(value=False, description="fencing tokens"),

@@ -455,8 +455,8 @@ FIGURE8_MOMENTS = {
     "b": "(b) S1 down; S5 leads term 3, takes z at index 2",
     "c": "(c) S5 down; S1 leads term 4; y on 3 of 5 servers, not committed",
     "d": "(d) S1 down; S5 wins an election, overwrites y with z",
-    "e1": "(e) instead: S1 replicates w of term 4 to a majority; 2 and 3 commit",
-    "e2": "(e) then S1 down: S5 loses its elections, S2 leads; y stays",
+    "e1": "(e1) instead of (d): S1 puts w (term 4) on a majority; 2 and 3 commit",
+    "e2": "(e2) after (e1), S1 down: S5 loses its elections, S2 leads; y stays",
 }
 
 

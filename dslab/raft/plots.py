@@ -163,8 +163,8 @@ def plot_downtime(trials_df: pd.DataFrame, *, title: str = "Time without a leade
                 else "the minimum timeout scaled" if ranges == bottom else "")
         if what:
             ax.set_title(f"Election timeout ranges: {what}", fontsize=10)
-        ax.set_xlabel("time without a leader (ms, from the crash until every survivor has "
-                      "heard the new leader)" + (", log scale" if log_x else ""))
+        ax.set_xlabel("time without a leader (ms" + (", log scale" if log_x else "") + "):\n"
+                      "from the crash until every survivor has heard the new leader")
         ax.set_ylabel("cumulative fraction\nof trials")
         legend_outside(ax, handles, fontsize=8)
     return fig
@@ -189,9 +189,11 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
     width = max(int(df["index"].max()), 1)
     ncols = ncols or (1 if len(order) <= 2 else 2)
     nrows = math.ceil(len(order) / ncols)
-    panel_w = 3.2 + 0.6 * width  # the row labels, then the cells
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * panel_w + 2.6,
-                                                    nrows * (0.36 * len(nodes) + 0.95) + 0.5),
+    # Sized for the book's column (about 6.9 in): the row labels, then the cells; the legend goes
+    # below the panels, not beside them, so the panels keep the width.
+    panel_w = 1.5 + 0.5 * width
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(ncols * panel_w, 6.8),
+                                                    nrows * (0.3 * len(nodes) + 0.95) + 1.0),
                              layout="constrained", squeeze=False)
     fig.suptitle(title_with_seed(title, seed))
     terms_seen: set[int] = set()
@@ -201,7 +203,7 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
             continue
         moment = order[k]
         g = df[df["moment"] == moment]
-        ax.set_title(textwrap.fill(moment, 64), fontsize=9, loc="left")
+        ax.set_title(textwrap.fill(moment, 40 if ncols > 1 else 80), fontsize=8.5, loc="left")
         for y, node in enumerate(nodes):
             rows = g[g["node"] == node]
             if rows.empty:
@@ -217,9 +219,9 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
                                        edgecolor="black" if r.committed else "#9e9e9e",
                                        lw=2.4 if r.committed else 0.8, alpha=0.45 if down else 1,
                                        gid="committed" if r.committed else "entry"))
-                ax.text(r.index - 0.02, y - 0.08, str(int(r.term)), ha="center", va="center",
-                        fontsize=10, fontweight="bold", color="#616161" if down else "black")
-                ax.text(r.index - 0.02, y + 0.25, str(r.command), ha="center", va="center",
+                ax.text(r.index - 0.02, y - 0.1, str(int(r.term)), ha="center", va="center",
+                        fontsize=9, fontweight="bold", color="#616161" if down else "black")
+                ax.text(r.index - 0.02, y + 0.24, str(r.command), ha="center", va="center",
                         fontsize=7, color="#616161")
         labels = []
         for node in nodes:
@@ -233,7 +235,7 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
             known = "" if pd.isna(ci) else f", c={int(ci)}"
             labels.append(f"{node} {role} T{int(first['current_term'])}{known}"
                           if role != "down" else f"{node} down (its disk)")
-        ax.set_yticks(range(len(nodes)), labels, fontsize=8.5)
+        ax.set_yticks(range(len(nodes)), labels, fontsize=8)
         for tick, node in zip(ax.get_yticklabels(), nodes, strict=True):
             rows = g[g["node"] == node]
             role = rows.iloc[0]["role"] if not rows.empty else ""
@@ -244,7 +246,8 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
         ax.set_xticks(range(1, width + 1))
         ax.set_xlim(0.4, width + 0.6)
         ax.set_ylim(len(nodes) - 0.5, -0.5)
-        ax.set_xlabel("log index")
+        ax.set_xlabel("log index", fontsize=8.5)
+        ax.tick_params(axis="x", labelsize=8)
         ax.grid(False)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -253,9 +256,10 @@ def plot_log_matrix(log_df: pd.DataFrame, *, title: str = "Every server's log",
                           for t in sorted(terms_seen)]
     handles.append(Patch(facecolor="white", edgecolor="black", lw=2.4,
                          label="committed (as that server knows)"))
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8.5, title_fontsize=8.5,
-               title="cell: the entry's term (bold)\nand command (small)\nrow: role, current\n"
-                     "term T, commit index c")
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8, title_fontsize=8,
+               ncols=min(len(handles), 3),
+               title="cell: the entry's term (bold) and command (small); "
+                     "row: server, role, current term T, commit index c")
     return fig
 
 

@@ -14,6 +14,13 @@ import matplotlib.pyplot as plt
 from dslab._validate import check_number
 from dslab.raft import experiments as ex
 from dslab.raft.plots import plot_downtime
+from dslab.viz.live import live_interact
+
+#: What the controls of :func:`downtime_widget` re-run, for readers of the static book.
+_WHAT_DOWNTIME_WIDGET = (
+    "They re-run the election trials with another minimum timeout, randomness, cluster size "
+    "and number of trials; the figure above is the default run."
+)
 
 
 def downtime_view(
@@ -37,14 +44,15 @@ def downtime_view(
 
 def downtime_widget() -> Any:
     """Sliders for the minimum election timeout, the randomness added and the cluster size."""
-    from ipywidgets import IntSlider, interact
+    from ipywidgets import IntSlider
 
     def show(timeout_min_ms: int, randomness_ms: int, servers: int, trials: int) -> None:
         downtime_view(timeout_min_ms, randomness_ms, servers, trials)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_DOWNTIME_WIDGET,
         timeout_min_ms=IntSlider(value=150, min=10, max=300, step=5),
         randomness_ms=IntSlider(value=150, min=0, max=300, step=1),
         servers=IntSlider(value=5, min=3, max=9, step=2),

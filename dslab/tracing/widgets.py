@@ -9,6 +9,13 @@ import matplotlib.pyplot as plt
 from dslab.tracing import experiments as ex
 from dslab.tracing.analysis import correct_skew
 from dslab.tracing.plots import plot_skew
+from dslab.viz.live import live_interact
+
+#: What the controls of :func:`skew_widget` re-run, for readers of the static book.
+_WHAT_SKEW_WIDGET = (
+    "They re-run the traced request with another server's clock off by another offset; the "
+    "figure above is the default run."
+)
 
 
 def skew_view(node: str = "B", offset_ms: float = -3.0, seed: int = 1) -> Any:
@@ -18,14 +25,15 @@ def skew_view(node: str = "B", offset_ms: float = -3.0, seed: int = 1) -> Any:
 
 
 def skew_widget() -> Any:
-    from ipywidgets import Dropdown, FloatSlider, interact
+    from ipywidgets import Dropdown, FloatSlider
 
     def show(node: str, offset_ms: float) -> None:
         skew_view(node, offset_ms)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_SKEW_WIDGET,
         node=Dropdown(options=list(ex.NODES), value="B", description="node"),
         offset_ms=FloatSlider(value=-3.0, min=-10.0, max=10.0, step=0.5, description="offset ms"),
     )

@@ -10,16 +10,23 @@ Rules every plot in :mod:`dslab.viz` follows:
   :data:`ROLE_COLORS` for Raft-like roles, :data:`FAULT_COLOR` / :data:`CRASH_COLOR` /
   :data:`PAUSE_COLOR` for the faults of :func:`fault_spans`, :data:`DROP_COLOR` for lost messages.
 - Legends sit outside the plotting area (:func:`legend_outside`) so they never hide data.
+- In a notebook, figures are embedded by :func:`book_png`: sized for the book's text column
+  (:data:`COLUMN_PX` CSS pixels; a wider figure is re-laid out narrower, and only then scaled) and
+  drawn at :data:`PIXEL_RATIO` pixels per CSS pixel, so they stay sharp on high-DPI screens and
+  can be enlarged with a click in the book.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 
@@ -67,6 +74,70 @@ plt.rcParams.update(
         "legend.frameon": False,
     }
 )
+
+
+#: Width of the book's text column in CSS pixels (sphinx-book-theme, wide screen).
+COLUMN_PX = 688
+#: Resolution of figures at their displayed size, in dots per inch (``figure.dpi`` above).
+LOGICAL_DPI = 100
+#: Image pixels per displayed CSS pixel: 2 keeps lines and text sharp on high-DPI screens.
+PIXEL_RATIO = 2
+#: A figure wider than the column is first re-laid out at down to this fraction of its width
+#: (its layout engine moves the axes, the text keeps its size); only what is still too wide then
+#: is scaled down as a whole. Re-laying out further would crush multi-panel figures.
+MIN_REFLOW = 0.7
+
+
+def _display_width_px(fig: Figure, dpi: float) -> float:
+    """Width of ``fig`` saved with ``bbox_inches="tight"`` (0.1 in padding each side) at ``dpi``."""
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    return (fig.get_tightbbox(renderer).width + 0.2) * dpi
+
+
+def book_png(fig: Figure) -> tuple[bytes, dict[str, int]]:
+    """``fig`` as a PNG for the book, with the width and height it should be displayed at.
+
+    The display width is at most :data:`COLUMN_PX` CSS pixels, so the browser never shrinks the
+    figure (and its text) further; the PNG has :data:`PIXEL_RATIO` times as many pixels. The
+    figure's own size is restored afterwards.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig={fig!r} must be a matplotlib Figure")
+    size = fig.get_size_inches().copy()
+    try:
+        width = _display_width_px(fig, LOGICAL_DPI)
+        if width > COLUMN_PX and fig.get_layout_engine() is not None:
+            reflow = max(COLUMN_PX / width, MIN_REFLOW)
+            fig.set_size_inches(size[0] * reflow, size[1], forward=False)
+            width = _display_width_px(fig, LOGICAL_DPI)
+        dpi = LOGICAL_DPI * min(1.0, COLUMN_PX / width)
+        buf = BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi * PIXEL_RATIO, bbox_inches="tight")
+    finally:
+        fig.set_size_inches(size, forward=False)
+    data = buf.getvalue()
+    w, h = struct.unpack(">II", data[16:24])
+    return data, {"width": round(w / PIXEL_RATIO), "height": round(h / PIXEL_RATIO)}
+
+
+def _use_book_png() -> None:
+    """In an IPython kernel with the inline backend, embed figures with :func:`book_png`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    # Importing the inline backend first lets it register its own formatter now, not later
+    # over ours (it does so only once per kernel).
+    import matplotlib_inline.backend_inline  # noqa: F401
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, book_png)
+
+
+_use_book_png()
 
 
 def title_with_seed(title: str, seed: Any | None) -> str:

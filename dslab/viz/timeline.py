@@ -105,7 +105,7 @@ def history_timeline(
         last = end
     height = max(2.2, 0.5 * len(procs) + 1.5)
     fig, ax = new_axes(title, seed=seed, xlabel="time (ms, true simulated time)",
-                       ylabel="client process", ax=ax, figsize=(9.0, height))
+                       ylabel="client process", ax=ax, figsize=(6.8, height))
     ax.grid(False, axis="y")
     spans = fault_spans(h, end=end) if h is not None else []
     ax.set_xlim(0.0, max(last, 1.0) * 1.01)
@@ -116,11 +116,13 @@ def history_timeline(
 
     label = len(rows) <= max_labels
     # Labels start at their bar; one that would run into the previous label of its row moves
-    # above or below the bar.
+    # above the bar (below it, it would meet the labels above the next row), and one that finds
+    # no room at all is left out (the plot says how many).
     char = char_width(ax, 7.5)
     label_end = 0.0
     free: dict[tuple[Any, int], float] = {}
     seen: set[str] = set()
+    hidden = 0
     for r in rows:
         t = r["type"]
         indefinite = t not in ("ok", "fail")
@@ -139,7 +141,11 @@ def history_timeline(
         if label:
             text = op_label(r["f"], r["invoke_value"], t, r["value"])
             x0, x1 = r["start_ms"], r["start_ms"] + (len(text) + 1) * char
-            level = next((lv for lv in (0, -1, 1) if free.get((r["process"], lv), -1e300) <= x0), 0)
+            level = next((lv for lv in (0, -1) if free.get((r["process"], lv), -1e300) <= x0),
+                         None)
+            if level is None:  # every slot of this row is taken here: no label, no overlap
+                hidden += 1
+                continue
             free[(r["process"], level)] = x1
             label_end = max(label_end, x1)
             ax.text(x0, y[r["process"]] + 0.3 * level, " " + text, ha="left",
@@ -148,7 +154,7 @@ def history_timeline(
     if label_end > ax.get_xlim()[1]:
         ax.set_xlim(0.0, label_end)  # no label cut off at the right edge
     ax.set_yticks(range(len(procs)), [str(p) for p in procs])
-    ax.set_ylim(len(procs) - 0.4, -0.8 - 0.3 * lines)  # room for labels above the first row
+    ax.set_ylim(len(procs) - 0.4, -0.8 - 0.45 * lines)  # room for labels above the first row
 
     names = {"ok": "ok (happened)", "fail": "fail (did not happen)", "info": "info (indefinite)"}
     handles: list[Any] = [
@@ -157,5 +163,8 @@ def history_timeline(
         for k in ("ok", "fail", "info") if k in seen
     ]
     handles += span_legend_handles(spans, per_row=False)
-    legend_outside(ax, handles, title="outcome")
+    legend = legend_outside(ax, handles, title="outcome")
+    if hidden and legend is not None:
+        ax.annotate(f"{hidden} labels left out\n(they would overlap)", xy=(1.01, 0.0),
+                    xycoords="axes fraction", fontsize=7.5, color="#616161", va="bottom")
     return fig

@@ -11,8 +11,15 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from dslab.viz.live import live_interact
 from dslab.zk import experiments as ex
 from dslab.zk.plots import plot_holds
+
+#: What the controls of :func:`pause_widget` re-run, for readers of the static book.
+_WHAT_PAUSE_WIDGET = (
+    "They re-run the paused-lock-holder experiment with another pause, session timeout and "
+    "number of clients; the figure above is the default run."
+)
 
 
 def pause_view(
@@ -28,14 +35,15 @@ def pause_view(
 
 def pause_widget() -> Any:
     """Sliders for the pause, the session timeout and the number of clients."""
-    from ipywidgets import IntSlider, interact
+    from ipywidgets import IntSlider
 
     def show(pause_ms: int, session_timeout_ms: int, clients: int) -> None:
         pause_view(pause_ms, session_timeout_ms, clients)
         plt.show()
 
-    return interact(
+    return live_interact(
         show,
+        _WHAT_PAUSE_WIDGET,
         pause_ms=IntSlider(value=600, min=0, max=2000, step=50),
         session_timeout_ms=IntSlider(value=300, min=100, max=1500, step=50),
         clients=IntSlider(value=3, min=2, max=8, step=1),
