@@ -21,16 +21,15 @@ from matplotlib.patches import Patch
 from dslab._validate import check_type
 from dslab.commit.practice_experiments import LABELS
 from dslab.viz import OUTCOME_COLORS, new_axes
-from dslab.viz.style import legend_outside
+from dslab.viz.style import legend_outside, title_with_seed
 
 #: One colour per pattern (2PC keeps the blue of the 2PC figures).
 PATTERN_COLORS = {"2PC": "#1565c0", "TCC": "#00897b", "Saga": "#ef6c00", "Outbox": "#6d4c41",
                   "Tx message": "#7b1fa2"}
 PANELS = (
-    ("latency_ms", "Client latency (ok transfers)", "mean latency (ms)"),
-    ("converge_ms", "Time until every leg is final", "mean time to converge (ms)"),
-    ("half_done_fraction", "Time a reader could see a half-done transfer",
-     "fraction of the load period"),
+    ("latency_ms", "Latency of ok transfers", "mean latency (ms)"),
+    ("converge_ms", "Until every leg is final", "mean time to converge (ms)"),
+    ("half_done_fraction", "A half-done transfer visible", "fraction of the load period"),
     ("messages_per_txn", "Messages per transfer", "messages per transfer"),
 )
 
@@ -52,13 +51,14 @@ def plot_pattern_costs(runs: Mapping[str, pd.DataFrame]):
         check_type(f"runs[{label!r}]", f, pd.DataFrame)
     patterns = [LABELS[p] for p in LABELS if any(LABELS[p] in set(f["pattern"]) for f in frames)]
     seed = _seed_label(frames)
-    fig, axes = plt.subplots(2, 2, figsize=(11.0, 7.0), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 7.5), layout="constrained")
+    fig.suptitle(title_with_seed("What each pattern costs", seed))
     width = 0.8 / len(runs)
     x = np.arange(len(patterns))
     alphas = np.linspace(0.45, 1.0, len(runs))
     hatches = ["//", "", "..", "xx"]
     for ax, (col, title, ylabel) in zip(axes.flat, PANELS, strict=True):
-        new_axes(title, seed=seed, xlabel="pattern", ylabel=ylabel, ax=ax)
+        new_axes(title, seed=None, xlabel="pattern", ylabel=ylabel, ax=ax)
         for j, (label, f) in enumerate(runs.items()):
             g = f.groupby("pattern")[col].agg(["mean", "min", "max"]).reindex(patterns)
             colours = [PATTERN_COLORS.get(p, "#757575") for p in patterns]
@@ -78,8 +78,8 @@ def plot_pattern_costs(runs: Mapping[str, pd.DataFrame]):
                             fontsize=8, color="#424242")
     handles = [Patch(facecolor="#9e9e9e", alpha=float(alphas[j]), hatch=hatches[j % 4],
                      edgecolor="white", label=label) for j, label in enumerate(runs)]
-    legend_outside(axes[0, 1], handles, title="condition (bars: mean,\nwhiskers: min to max)",
-                   title_fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+               title="condition (bars: mean over seeds, whiskers: min to max)", title_fontsize=8)
     return fig
 
 
