@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import os
 from typing import Any
 
 import pytest
@@ -41,6 +42,8 @@ INVALID_SET_PX = "ERR invalid expire time in 'set' command"
 def redis_port():
     binary = redis_server_binary()
     if binary is None:
+        if os.environ.get("DSLAB_REQUIRE_REAL") == "1":
+            pytest.fail(f"DSLAB_REQUIRE_REAL=1 but {SKIP_NO_SERVER}")
         pytest.skip(SKIP_NO_SERVER)
     server = start_redis(binary)
     yield server.port

@@ -14,6 +14,7 @@ ZooKeeper's jars every test here skips and says how to install them.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Generator
@@ -37,6 +38,8 @@ _roots = itertools.count()
 def zookeeper():
     why = missing()
     if why is not None:
+        if os.environ.get("DSLAB_REQUIRE_REAL") == "1":
+            pytest.fail(f"DSLAB_REQUIRE_REAL=1 but {why}")
         pytest.skip(why)
     server = ZooKeeperServer().start()
     try:
