@@ -16,7 +16,8 @@ blocked, as for a reader offline or behind a CDN that never answers. For every p
 
 Needs Chromium (the Debian package; ``DSLAB_CHROMIUM`` names another binary) and a built book
 (``make book``; ``DSLAB_BOOK_HTML`` names another build folder). Without them the tests skip and
-say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as ``make test`` sets it under CI), where that is a failure.
+say why, unless ``DSLAB_REQUIRE_BROWSER=1`` (as ``make test`` sets it under CI), where that is
+a failure.
 Screenshots go to a temporary folder (``DSLAB_SHOTS`` names one to keep them), never into the
 repository.
 """

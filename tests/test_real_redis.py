@@ -11,8 +11,8 @@ deadline. Marker ``real``; without redis-server the tests skip and say how to in
 from __future__ import annotations
 
 import math
-import time
 import os
+import time
 from typing import Any
 
 import pytest
