@@ -12,10 +12,6 @@ returns ``(series, summary)``, :func:`balancing` ``(per_call, summary)``, :func:
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 from dslab.rpc import scenarios
 from dslab.rpc.analysis import (
     attempt_bins,
@@ -27,32 +23,20 @@ from dslab.rpc.analysis import (
     stage_means,
 )
 from dslab.rpc.scenarios import ISOLATION_VARIANTS, LATENCY, RETRY_VARIANTS, build
-from dslab.sim.scenario import Result
+from dslab.sim.scenario import as_tables
 
 
-def _tables(scenario: Callable[..., Result], *extra: str) -> Callable[..., Any]:
-    """``scenario`` returning ``result.frame`` (and ``result.metadata[k]`` for each extra key)."""
 
-    @functools.wraps(scenario)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        result = scenario(*args, **kwargs)
-        if not extra:
-            return result.frame
-        return (result.frame, *(result.metadata[k] for k in extra))
-
-    return run
-
-
-anatomy = _tables(scenarios.anatomy)
-load_sweep = _tables(scenarios.load_sweep)
-retry_storm = _tables(scenarios.retry_storm, "summary")
-idempotency = _tables(scenarios.idempotency)
-balancing = _tables(scenarios.balancing, "summary")
-breaker = _tables(scenarios.breaker, "summary", "transitions")
-server_filters = _tables(scenarios.server_filters)
-isolation = _tables(scenarios.isolation, "summary", "transitions")
-corruption = _tables(scenarios.corruption)
-compression_table = _tables(scenarios.compression_table)
+anatomy = as_tables(scenarios.anatomy)
+load_sweep = as_tables(scenarios.load_sweep)
+retry_storm = as_tables(scenarios.retry_storm, "summary")
+idempotency = as_tables(scenarios.idempotency)
+balancing = as_tables(scenarios.balancing, "summary")
+breaker = as_tables(scenarios.breaker, "summary", "transitions")
+server_filters = as_tables(scenarios.server_filters)
+isolation = as_tables(scenarios.isolation, "summary", "transitions")
+corruption = as_tables(scenarios.corruption)
+compression_table = as_tables(scenarios.compression_table)
 
 __all__ = [
     "ISOLATION_VARIANTS",

@@ -30,6 +30,7 @@ Rules (the vocabulary):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,6 +275,21 @@ class Result:
 
 
 # -- sweeps ----------------------------------------------------------------------------------------
+
+def as_tables(scenario: Callable[..., Result], *extra: str) -> Callable[..., Any]:
+    """A facade for notebooks: ``scenario`` returning ``result.frame`` (and, after it,
+    ``result.metadata[k]`` for each key in ``extra``), the tables a chapter has always read."""
+
+    @functools.wraps(scenario)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = scenario(*args, **kwargs)
+        if not extra:
+            return result.frame
+        return (result.frame, *(result.metadata[k] for k in extra))
+
+    return run
+
+
 def check_seeds(seeds: Any) -> list[int]:
     """``seeds`` as a list of valid seeds (an iterable such as ``range(100)``)."""
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):

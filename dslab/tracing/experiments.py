@@ -12,12 +12,11 @@ Call the scenarios module for the Results (with the histories).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from dslab.sim.scenario import Result
+from dslab.sim.scenario import as_tables
 from dslab.tracing import scenarios
 from dslab.tracing.analysis import (
     blame,
@@ -37,26 +36,14 @@ from dslab.tracing.scenarios import (
 )
 
 
-def _tables(scenario: Callable[..., Result], *extra: str) -> Callable[..., Any]:
-    """``scenario`` returning ``result.frame`` (and ``result.metadata[k]`` for each extra key)."""
 
-    @functools.wraps(scenario)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        result = scenario(*args, **kwargs)
-        if not extra:
-            return result.frame
-        return (result.frame, *(result.metadata[k] for k in extra))
-
-    return run
-
-
-run = _tables(scenarios.run, "requests", "sim")
-slow_dependency = _tables(scenarios.slow_dependency, "roots")
-sampling_sweep = _tables(scenarios.sampling_sweep)
-propagation = _tables(scenarios.propagation)
-hierarchical = _tables(scenarios.hierarchical)
-batching = _tables(scenarios.batching)
-cache_db = _tables(scenarios.cache_db, "per_trace")
+run = as_tables(scenarios.run, "requests", "sim")
+slow_dependency = as_tables(scenarios.slow_dependency, "roots")
+sampling_sweep = as_tables(scenarios.sampling_sweep)
+propagation = as_tables(scenarios.propagation)
+hierarchical = as_tables(scenarios.hierarchical)
+batching = as_tables(scenarios.batching)
+cache_db = as_tables(scenarios.cache_db, "per_trace")
 
 
 @functools.wraps(scenarios.overhead)
