@@ -25,8 +25,6 @@ from dslab.rpc.analysis import (
 from dslab.rpc.scenarios import ISOLATION_VARIANTS, LATENCY, RETRY_VARIANTS, build
 from dslab.sim.scenario import as_tables
 
-
-
 anatomy = as_tables(scenarios.anatomy)
 load_sweep = as_tables(scenarios.load_sweep)
 retry_storm = as_tables(scenarios.retry_storm, "summary")

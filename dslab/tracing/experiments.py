@@ -35,8 +35,6 @@ from dslab.tracing.scenarios import (
     traced,
 )
 
-
-
 run = as_tables(scenarios.run, "requests", "sim")
 slow_dependency = as_tables(scenarios.slow_dependency, "roots")
 sampling_sweep = as_tables(scenarios.sampling_sweep)
