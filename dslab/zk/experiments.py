@@ -12,6 +12,8 @@ and the analysis of :mod:`dslab.zk.analysis` (the handlers are in :mod:`dslab.zk
 - :func:`lock_herd` / :func:`herd_sweep` -- notifications per release, herd vs predecessor.
 - :func:`lock_with_pause` -- a lock holder paused past its session timeout: two holders at once.
 - :func:`crash_recovery_run` -- writes under repeated leader crashes (what the tests sweep).
+- :func:`truncation_demo` -- discovery and synchronisation: a rejoining old leader truncates an
+  uncommitted proposal of its epoch and receives the new epoch's transactions.
 """
 
 from dslab.zk.analysis import (
@@ -32,6 +34,7 @@ from dslab.zk.scenarios import (
     recovery_sweep,
     session_expiry,
     stale_reads,
+    truncation_demo,
     write_path,
 )
 from dslab.zk.server import ZkServer
@@ -53,5 +56,6 @@ __all__ = [
     "session_expired_ms",
     "session_expiry",
     "stale_reads",
+    "truncation_demo",
     "write_path",
 ]

@@ -397,3 +397,64 @@ def plot_scaling(
     axes[1].legend(loc="center right")
     fig.suptitle(title_with_seed(title, seed))
     return fig
+
+
+def plot_truncation(
+    df: pd.DataFrame, title: str = "Synchronisation truncates an uncommitted proposal"
+):
+    """Each server's log before the heal and after synchronisation (:func:`truncation_demo`):
+    one box per entry, labelled with its zxid (epoch:counter) and path, coloured by epoch; the
+    proposal that synchronisation drops is hatched red."""
+    import matplotlib.pyplot as plt
+
+    df = _frame(df)
+    phases = list(dict.fromkeys(df["phase"]))
+    servers = sorted(set(df["server"]))
+    fig, axes = plt.subplots(1, len(phases), figsize=(10.0, 3.6), layout="constrained", sharey=True)
+    axes = [axes] if len(phases) == 1 else list(axes)
+    epoch_colors = ["#8ab6d6", "#2a9d8f", "#e9c46a", "#b392ac"]
+    width = max(df["pos"]) + 1
+    for ax, phase in zip(axes, phases, strict=True):
+        part = df[df["phase"] == phase]
+        for _, r in part.iterrows():
+            y = servers.index(r["server"])
+            dropped = bool(r["dropped"])
+            ax.add_patch(
+                plt.Rectangle(
+                    (r["pos"] + 0.05, y - 0.35),
+                    0.9,
+                    0.7,
+                    facecolor="#f4a3a3" if dropped else epoch_colors[(r["epoch"] - 1) % 4],
+                    edgecolor="#c1121f" if dropped else "black",
+                    hatch="//" if dropped else None,
+                    linewidth=2 if dropped else 1,
+                )
+            )
+            what = r["op"].split(" ")[-1] if " " in r["op"] else r["op"].replace("Create", "")
+            label = f"{r['zxid']}\n{what.lower() if what == 'Session' else what}"
+            ax.text(r["pos"] + 0.5, y, label, ha="center", va="center", fontsize=8)
+        for s in servers:
+            state = part.loc[part["server"] == s, "state"]
+            if len(state):
+                ax.text(width + 0.1, servers.index(s), state.iloc[0], va="center", fontsize=8)
+        ax.set_xlim(0, width + 1.2)
+        ax.set_ylim(-0.6, len(servers) - 0.4)
+        ax.set_xticks([p + 0.5 for p in range(width)], [str(p) for p in range(width)])
+        ax.set_yticks(range(len(servers)), servers)
+        ax.set_xlabel("position in the log (entries)")
+        ax.set_title(phase)
+    axes[0].set_ylabel("server")
+    epochs = sorted(set(df["epoch"]))
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, facecolor=epoch_colors[(e - 1) % 4], edgecolor="black")
+        for e in epochs
+    ] + [plt.Rectangle((0, 0), 1, 1, facecolor="#f4a3a3", edgecolor="#c1121f", hatch="//")]
+    fig.legend(
+        handles,
+        [f"epoch {e}" for e in epochs] + ["dropped by synchronisation"],
+        loc="outside lower center",
+        ncol=len(handles),
+        fontsize=8,
+    )
+    fig.suptitle(title_with_seed(title, df.attrs.get("seed")))
+    return fig

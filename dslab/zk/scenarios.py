@@ -13,6 +13,8 @@ chapter's facade). The handlers are in :mod:`dslab.zk.server` and :mod:`dslab.zk
 - :func:`lock_herd` / :func:`herd_sweep` -- notifications per release, herd vs predecessor.
 - :func:`lock_with_pause` -- a lock holder paused past its session timeout: two holders at once.
 - :func:`crash_recovery_run` -- writes under repeated leader crashes (what the tests sweep).
+- :func:`truncation_demo` -- discovery and synchronisation: a rejoining old leader truncates an
+  uncommitted proposal of its epoch and receives the new epoch's transactions.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dslab.zk.analysis import (
 )
 from dslab.zk.client import Lock, ZkClient, add_zk_client
 from dslab.zk.cluster import build_ensemble, leader_of, run_until_leader, trees
-from dslab.zk.messages import fmt_zxid
+from dslab.zk.messages import fmt_zxid, zxid_counter, zxid_epoch
 from dslab.zk.server import ZkConfig
 
 
@@ -443,6 +445,106 @@ def crash_recovery_run(
     return df, sim.history, trees(sim)
 
 
+# -- discovery and synchronisation with truncation --------------------------------------------
+def _log_rows(sim: Any, names: list[str], phase: str, dropped: set[int]) -> list[dict[str, Any]]:
+    rows = []
+    for n in names:
+        h = sim.handler(n)
+        for i, (zxid, txn) in enumerate(h.log):
+            path = getattr(txn.op, "path", "")
+            rows.append(
+                {
+                    "phase": phase,
+                    "server": n,
+                    "state": h.state,
+                    "pos": i,
+                    "zxid": fmt_zxid(zxid),
+                    "epoch": zxid_epoch(zxid),
+                    "counter": zxid_counter(zxid),
+                    "op": f"{type(txn.op).__name__} {path}".strip(),
+                    "applied": i < h.applied,
+                    "dropped": zxid in dropped,
+                }
+            )
+    return rows
+
+
+def truncation_demo(seed: int = 0, new_writes: int = 2) -> tuple[pd.DataFrame, History]:
+    """ZAB recovery with a truncated proposal, on three servers.
+
+    The leader of epoch 1 commits one write (``/a``); then it is partitioned off with its client
+    ``c_old``, which writes ``/lost``: the leader logs that proposal, but it reaches no follower,
+    so it never commits and ``c_old`` is never told it did. The other two servers elect a leader,
+    which runs discovery (a new epoch, 2) and synchronisation, then commits ``new_writes`` writes
+    of ``c_new`` (``/b0``..) with zxids ``2:1``... After the heal the old leader rejoins as a
+    follower: the new leader's ``NewLeader`` tells it to keep the common prefix, which drops its
+    epoch-1 proposal, and sends it the epoch-2 transactions.
+
+    One row per log entry per server, in two phases (``"before heal"``, ``"after sync"``): the
+    server, its state, the position in its log, the zxid as ``epoch:counter``, the operation,
+    whether the server has applied it, and whether it is the proposal that was dropped.
+    ``attrs``: ``old_leader``, ``new_leader``, ``dropped`` (zxids as strings), ``lost_write``
+    (the result type the old client got for ``/lost``), ``heal_ms``, and ``truncated``: the
+    ``truncate`` events after the heal as ``(server, keep, dropped zxids)``.
+    """
+    check_seed(seed)
+    check_number("new_writes", new_writes, min=1, max=50, integer=True)
+    sim, names = build_ensemble(seed, 3)
+    old = run_until_leader(sim)
+    if old is None:
+        raise RuntimeError(f"no leader was elected; replay with seed={seed}")
+    others = [n for n in names if n != old]
+    c_old = add_zk_client(sim, "c_old", names, server=old, session_timeout_ms=5000.0)
+    c_new = add_zk_client(sim, "c_new", names, server=others[0], session_timeout_ms=5000.0)
+    _connect_all(sim, [c_old, c_new])
+    _run(sim, c_old.create("/a", "epoch 1"))
+    sim.run_for(30.0)  # the commit of /a reaches every server
+    sim.partition([old, "c_old"], [*others, "c_new"])
+    lost = _run(sim, c_old.create("/lost", "never committed"))
+    dropped = {z for z, _ in sim.handler(old).log if zxid_epoch(z) == 1} - {
+        z for z, _ in sim.handler(others[0]).log
+    }
+
+    def new_side_leader() -> str | None:
+        who = leader_of(sim)
+        return who if who in others else None
+
+    end = sim.now + 5000.0
+    while new_side_leader() is None and sim.now < end:
+        sim.run_for(5.0)
+    new = new_side_leader()
+    if new is None:
+        raise RuntimeError(f"the majority side elected no leader; replay with seed={seed}")
+    c_new.server = new
+    for i in range(new_writes):
+        res = _run(sim, c_new.create(f"/b{i}", "epoch 2"))
+        if not res.ok:
+            raise RuntimeError(f"write /b{i} failed ({res.error}); replay with seed={seed}")
+    sim.run_for(30.0)
+    rows = _log_rows(sim, names, "before heal", dropped)
+    heal_ms = sim.now
+    sim.heal()
+    end = sim.now + 5000.0
+    while sim.now < end and sim.handler(old).zxids() != sim.handler(new).zxids():
+        sim.run_for(5.0)
+    sim.run_for(100.0)  # pings carry the commit point: the rejoined server applies
+    rows += _log_rows(sim, names, "after sync", dropped)
+    df = pd.DataFrame(rows)
+    truncs = [e for e in sim.history.events if e.name == "truncate" and e.time >= heal_ms]
+    df.attrs.update(
+        seed=seed,
+        truncated=[
+            (e.node, e.data["keep"], [fmt_zxid(z) for z in e.data["dropped"]]) for e in truncs
+        ],
+        old_leader=old,
+        new_leader=new,
+        dropped=sorted(fmt_zxid(z) for z in dropped),
+        lost_write=lost.type,
+        heal_ms=heal_ms,
+    )
+    return df, sim.history
+
+
 __all__ = [
     "crash_recovery_run",
     "election_after_crash",
@@ -452,5 +554,6 @@ __all__ = [
     "recovery_sweep",
     "session_expiry",
     "stale_reads",
+    "truncation_demo",
     "write_path",
 ]
