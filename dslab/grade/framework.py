@@ -271,7 +271,7 @@ def _plot(history: History, path: Path, title: str, focus_ms: float | None) -> s
         fig = spacetime(history, t0=max(0.0, end - 300.0), t1=end, max_messages=300,
                         title=title)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=80)
+        fig.savefig(path, dpi=160)  # 2x pixels: sharp on high-DPI screens and in the book
         plt.close(fig)
         return str(path)
     except Exception:  # noqa: BLE001 - a plot must never change a grade
