@@ -135,15 +135,15 @@ def _trial_from_exception(exc: BaseException, checker: str, seed: int | None) ->
 
 
 def unit(name: str, points: float, fn: Callable[[Submission], None], description: str = "",
-         ) -> GradedTest:
-    """A unit test: ``fn(submission)`` drives a handler through a bare Context and asserts."""
+         *, driver: str = "handler driven through a Context") -> GradedTest:
+    """A unit test: ``fn(submission)`` drives one piece of the student's code and asserts.
+    ``driver`` says how, in the failure report (by default a handler through a bare Context)."""
 
     def run(ctx: GradeContext) -> list[Trial]:
         try:
             fn(ctx.submission)
         except Exception as exc:  # noqa: BLE001 - a student's code may raise anything
-            return [_trial_from_exception(exc, "unit test (handler driven through a Context)",
-                                          None)]
+            return [_trial_from_exception(exc, f"unit test ({driver})", None)]
         return [Trial(True, "unit test")]
 
     return GradedTest(name, points, run, description or inspect.cleandoc(fn.__doc__ or ""))

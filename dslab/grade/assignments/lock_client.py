@@ -41,6 +41,9 @@ from dslab.sim import Sim, stream
 NAME = "lock-client"
 STORE = "store"
 
+#: How the unit checks reach the student's code (said in every failure report).
+DRIVER = "client run against the book's lock server and storage"
+
 
 def _check(cond: bool, what: str) -> None:
     if not cond:
@@ -405,10 +408,14 @@ def holds_table(history: History) -> pd.DataFrame:
 
 def assignment() -> Assignment:
     tests = [
-        unit("unit.acquire_is_set_nx_px", 2, acquire_is_set_nx_px),
-        unit("unit.release_is_compare_and_delete", 2, release_is_compare_and_delete),
-        unit("unit.watchdog_renews_only_as_owner", 2, watchdog_renews_only_as_owner),
-        unit("unit.writes_carry_the_fencing_token", 2, writes_carry_the_fencing_token),
+        unit("unit.acquire_is_set_nx_px", 2, acquire_is_set_nx_px,
+             driver=DRIVER),
+        unit("unit.release_is_compare_and_delete", 2, release_is_compare_and_delete,
+             driver=DRIVER),
+        unit("unit.watchdog_renews_only_as_owner", 2, watchdog_renews_only_as_owner,
+             driver=DRIVER),
+        unit("unit.writes_carry_the_fencing_token", 2, writes_carry_the_fencing_token,
+             driver=DRIVER),
         per_seed("scenario.gc_pause", 3, gc_pause),
         per_seed("scenario.clock_jump", 2, clock_jump),
         per_seed("scenario.expiry_while_working", 3, expiry_while_working),

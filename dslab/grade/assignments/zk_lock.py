@@ -42,6 +42,9 @@ from dslab.zk.lock import seq_of
 NAME = "zk-lock"
 Gen = Generator[Any, Any, Any]
 
+#: How the unit checks reach the student's code (said in every failure report).
+DRIVER = "recipe driven against an in-memory fake ZooKeeper"
+
 
 def _check(cond: bool, what: str) -> None:
     if not cond:
@@ -529,12 +532,18 @@ def faults_sweep(sub: Submission, seed: int) -> tuple[list[Verdict], History]:
 
 def assignment() -> Assignment:
     tests = [
-        unit("unit.lowest_takes_the_lock", 2, lowest_takes_the_lock),
-        unit("unit.waiter_watches_only_its_predecessor", 2, waiter_watches_only_its_predecessor),
-        unit("unit.rechecks_after_every_wakeup", 2, rechecks_after_every_wakeup),
-        unit("unit.never_waits_on_a_gone_node", 1, never_waits_on_a_gone_node),
-        unit("unit.session_expiry_loses_the_lock", 2, session_expiry_loses_the_lock),
-        unit("unit.release_deletes_the_node", 1, release_deletes_the_node),
+        unit("unit.lowest_takes_the_lock", 2, lowest_takes_the_lock,
+             driver=DRIVER),
+        unit("unit.waiter_watches_only_its_predecessor", 2, waiter_watches_only_its_predecessor,
+             driver=DRIVER),
+        unit("unit.rechecks_after_every_wakeup", 2, rechecks_after_every_wakeup,
+             driver=DRIVER),
+        unit("unit.never_waits_on_a_gone_node", 1, never_waits_on_a_gone_node,
+             driver=DRIVER),
+        unit("unit.session_expiry_loses_the_lock", 2, session_expiry_loses_the_lock,
+             driver=DRIVER),
+        unit("unit.release_deletes_the_node", 1, release_deletes_the_node,
+             driver=DRIVER),
         per_seed("scenario.many_contenders", 4, many_contenders),
         per_seed("scenario.holder_crash_and_expiry", 4, holder_crash_and_expiry),
         per_seed("sweep.server_faults", 4, faults_sweep),
