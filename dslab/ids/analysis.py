@@ -128,7 +128,7 @@ def segment_fetches(history: History) -> pd.DataFrame:
     return df.sort_values(["start_ms", "server"], ignore_index=True)
 
 
-def _longest_gap(ok: pd.DataFrame, t0: float, t1: float) -> float:
+def longest_gap(ok: pd.DataFrame, t0: float, t1: float) -> float:
     """The longest stretch of [t0, t1] (true ms) in which no client received an ID."""
     times = sorted(float(t) for t in ok["end_ms"] if t0 <= t <= t1)
     edges = [t0, *times, t1]

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from dslab._validate import check_choice, check_number, check_seed, check_type
 from dslab.check import unique_ids
 from dslab.history import History
-from dslab.ids.analysis import OP_COLUMNS, _longest_gap, summarize, v1_wrap_ms
+from dslab.ids.analysis import OP_COLUMNS, longest_gap, summarize, v1_wrap_ms
 from dslab.ids.cluster import (
     DEFENCES,
     SCHEMES,
@@ -420,7 +420,7 @@ def db_failover(
         row = {
             "run": label, "n_dbs": n, "ok": len(ok),
             "info": int((df["type"] == "info").sum()),
-            "longest_gap_ms": round(_longest_gap(ok, crash_at_ms,
+            "longest_gap_ms": round(longest_gap(ok, crash_at_ms,
                                                  min(crash_at_ms + downtime_ms, until)), 1),
             "failovers": sum(1 for e in h.events if e.name == "db_failover"),
             "unique": unique_ids(h).valid,
